@@ -1,0 +1,1 @@
+"""Inference core: preprocessing shared with training, the ONNX model contract and the engine."""
