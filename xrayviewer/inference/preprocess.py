@@ -42,7 +42,3 @@ def preprocess(pixels: np.ndarray, size: int) -> np.ndarray:
         return np.zeros((size, size), dtype=np.float32)
     return ((out - lo) / (hi - lo)).astype(np.float32, copy=False)
 
-
-def draft_size(size: int) -> int:
-    """Smallest film edge worth decoding for a model of this input size (for JPEG DCT scaling)."""
-    return 2 * size

@@ -1,0 +1,5 @@
+import sys
+
+from xrayviewer.cli import main
+
+sys.exit(main())

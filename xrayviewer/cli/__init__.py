@@ -1,0 +1,64 @@
+"""Command line: thin shells over the core. Each subcommand lives in its own module.
+
+Heavy imports (onnxruntime, Qt, torch) happen inside the subcommand that needs them, so
+`xrayviewer --help` is instant and the runtime never needs torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from xrayviewer import NOTICE, __version__
+
+# name -> module under xrayviewer.cli providing add_parser(subparsers) and run(args) -> int
+SUBCOMMANDS = {
+    "gui": "gui",
+    "score": "score",
+    "review": "review",
+    "train": "train",
+    "evaluate": "evaluate",
+}
+
+EXIT_OK, EXIT_USAGE, EXIT_SOME_FAILED = 0, 2, 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="xrayviewer",
+        description="Pneumonia triage assistant for pediatric chest X-rays. " + NOTICE,
+    )
+    parser.add_argument("--version", action="version", version=f"xrayviewer {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in SUBCOMMANDS.items():
+        try:
+            mod = importlib.import_module(f"xrayviewer.cli.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("xrayviewer.cli"):
+                continue  # subcommand not built yet
+            raise
+        mod.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.command is None:
+        if "gui" in SUBCOMMANDS and hasattr(args, "func") is False:
+            args = parser.parse_args(["gui", *(argv or sys.argv[1:])])
+        else:
+            parser.print_help()
+            return EXIT_USAGE
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Score many films: decode in worker threads while the engine runs, stream results as batches finish.
+
+Shared by the CLI and the GUI worker. Decoding (Pillow, pydicom) and onnxruntime both release the GIL,
+so a small thread pool keeps both cores busy without the cost of processes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from xrayviewer.films import Film, FilmError, load_film
+from xrayviewer.inference.engine import Engine
+from xrayviewer.inference.preprocess import preprocess
+
+
+@dataclass
+class FilmResult:
+    path: Path
+    status: str  # "ok" | "error"
+    error: str = ""
+    sha256: str = ""
+    probability: float = float("nan")
+    prediction: str = ""
+    threshold: float = float("nan")
+    cam: np.ndarray | None = None  # [h, w] logit map, kept when asked for
+    notes: list[str] = field(default_factory=list)
+    original_size: tuple[int, int] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass
+class _Decoded:
+    path: Path
+    image: np.ndarray | None
+    film: Film | None
+    error: str = ""
+    sha256: str = ""
+
+
+def _decode(path: Path, size: int) -> _Decoded:
+    try:
+        film = load_film(path, min_size=size)
+        image = preprocess(film.pixels, size)
+    except FilmError as exc:
+        return _Decoded(path, None, None, str(exc), getattr(exc, "sha256", None) or "")
+    except (ValueError, MemoryError) as exc:
+        return _Decoded(path, None, None, f"cannot prepare film for the model: {exc}")
+    return _Decoded(path, image, film, sha256=film.sha256)
+
+
+def score_films(
+    paths: Iterable[Path],
+    engine: Engine,
+    *,
+    batch_size: int = 16,
+    workers: int | None = None,
+    keep_cam: bool = False,
+    cancel: threading.Event | None = None,
+    decoder: Callable[[Path, int], _Decoded] = _decode,
+) -> Iterator[FilmResult]:
+    """Yield one FilmResult per path, in input order, batch by batch.
+
+    Unreadable films yield an ``error`` result and never stop the run. Setting ``cancel`` stops after
+    the batch in flight.
+    """
+    paths = list(paths)
+    size = engine.input_size
+    threshold = engine.card.threshold
+    workers = workers or max(1, min(4, os.cpu_count() or 1))
+    batch_size = max(1, batch_size)
+    # Bounded look-ahead: decoding runs at most two batches ahead of inference, so memory stays flat.
+    ahead = max(batch_size * 2, workers * 2)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
+        pending: list[Future[_Decoded]] = []
+        it = iter(paths)
+
+        def top_up() -> None:
+            while len(pending) < ahead:
+                try:
+                    p = next(it)
+                except StopIteration:
+                    return
+                pending.append(pool.submit(decoder, p, size))
+
+        top_up()
+        while pending:
+            if cancel is not None and cancel.is_set():
+                for f in pending:
+                    f.cancel()
+                return
+            batch = [f.result() for f in pending[:batch_size]]
+            del pending[:batch_size]
+            top_up()
+            yield from _infer(batch, engine, threshold, keep_cam)
+
+
+def _infer(batch: list[_Decoded], engine: Engine, threshold: float, keep_cam: bool) -> list[FilmResult]:
+    good = [d for d in batch if d.image is not None]
+    probs: dict[int, tuple[float, np.ndarray]] = {}
+    if good:
+        pred = engine.run(np.stack([d.image for d in good]))
+        for d, p, c in zip(good, pred.probability, pred.cam):
+            probs[id(d)] = (float(p), c)
+    results = []
+    for d in batch:
+        if d.image is None:
+            results.append(FilmResult(d.path, "error", error=d.error, sha256=d.sha256))
+            continue
+        p, c = probs[id(d)]
+        film = d.film
+        results.append(
+            FilmResult(
+                d.path,
+                "ok",
+                sha256=d.sha256,
+                probability=p,
+                prediction=engine.card.call(p),
+                threshold=threshold,
+                cam=c if keep_cam else None,
+                notes=list(film.notes) if film else [],
+                original_size=film.original_size if film else None,
+            )
+        )
+    return results
