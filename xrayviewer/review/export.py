@@ -1,0 +1,107 @@
+"""Export the decisions that count to CSV, for audits and for people who live in spreadsheets.
+
+The CSV is written to a temporary file beside the target and renamed over it only once complete and synced,
+so a full disk or a crash leaves either the previous CSV or none, never half of one. The log is only read
+(opened read-only when given as a path).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import errno
+import os
+import secrets
+from pathlib import Path
+
+from xrayviewer.review.log import AgreementLog, LoggedDecision, ReviewError
+
+CSV_COLUMNS = (
+    "path", "sha256", "study", "model_id", "pneumonia_probability", "model_call", "threshold",
+    "reviewer", "decision", "agrees", "note", "decided_at_utc", "app_version",
+)
+
+
+class ExportError(ReviewError):
+    """The CSV could not be written; the message is meant for the user. No partial file is left."""
+
+
+def csv_row(d: LoggedDecision) -> list[str]:
+    """One CSV row; floats as Python writes them (shortest exact form), booleans as true/false."""
+    return [d.path, d.sha256, d.study, d.model_id, repr(d.probability), d.model_call, repr(d.threshold),
+            d.reviewer, d.decision, "true" if d.agrees else "false", d.note, d.decided_at_utc, d.app_version]
+
+
+def _why(e: OSError, csv_path: Path) -> str:
+    if e.errno == errno.ENOSPC or e.errno == getattr(errno, "EDQUOT", None):
+        return f"the disk is full; the CSV was not written: {csv_path}"
+    if isinstance(e, FileNotFoundError):
+        return f"the folder does not exist; the CSV was not written: {csv_path.parent}"
+    if isinstance(e, PermissionError) or e.errno == errno.EROFS:
+        return f"no permission to write there; the CSV was not written: {csv_path}"
+    if isinstance(e, IsADirectoryError):
+        return f"that is a folder, not a file; the CSV was not written: {csv_path}"
+    return f"cannot write the CSV: {csv_path} ({e.strerror or e})"
+
+
+def _create_temp(folder: Path, name: str) -> tuple[int, Path]:
+    """A new file beside the target (same filesystem, so os.replace is atomic), with umask permissions."""
+    while True:
+        tmp = folder / f".{name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (POSIX; not possible, nor needed, on Windows)."""
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_csv(decisions: list[LoggedDecision], csv_path: str | os.PathLike[str]) -> int:
+    """Atomically write `decisions` as CSV (UTF-8) to `csv_path`; returns rows written."""
+    target = Path(csv_path)
+    if target.is_dir():
+        raise ExportError(f"that is a folder, not a file; the CSV was not written: {target}")
+    tmp: Path | None = None
+    try:
+        fd, tmp = _create_temp(target.parent, target.name)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(CSV_COLUMNS)
+            writer.writerows(csv_row(d) for d in decisions)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+        tmp = None
+    except OSError as e:
+        raise ExportError(_why(e, target)) from e
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+    _fsync_folder(target.parent)
+    return len(decisions)
+
+
+def export_review_csv(log: AgreementLog | str | os.PathLike[str], csv_path: str | os.PathLike[str], *,
+                      study: str | None = None, reviewer: str | None = None) -> int:
+    """Write one row per film and reviewer with the latest decision and the model output it was made against.
+
+    `log` is an open AgreementLog (left open) or a log path (opened read-only). Rows are sorted by study,
+    path and reviewer. Returns the number of rows written. Raises ExportError when the CSV cannot be written
+    and LogError when the log cannot be read; both derive from ReviewError.
+    """
+    if isinstance(log, AgreementLog):
+        decisions = log.latest(reviewer=reviewer, study=study)
+    else:
+        with AgreementLog(log, readonly=True) as opened:
+            decisions = opened.latest(reviewer=reviewer, study=study)
+    decisions.sort(key=lambda d: (d.study, d.path, d.reviewer, d.id))
+    return write_csv(decisions, csv_path)
