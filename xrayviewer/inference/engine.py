@@ -109,7 +109,9 @@ class Engine:
             raise ModelError(f"model {name} must have one input named 'image', has {sorted(inputs)}")
         inp = inputs["image"]
         if inp.type != "tensor(float)" or len(inp.shape) != 4:
-            raise ModelError(f"model {name}: input 'image' must be float32 [N,1,S,S], is {inp.type} {inp.shape}")
+            raise ModelError(
+                f"model {name}: input 'image' must be float32 [N,1,S,S], is {inp.type} {inp.shape}"
+            )
         _, ch, h, w = inp.shape
         s = self.card.input_size
         if ch != 1 or h != s or w != s or not 8 <= s <= MAX_INPUT_SIZE:
@@ -141,4 +143,4 @@ class Engine:
             return {}
         x = np.asarray(image, dtype=np.float32).reshape(1, 1, self.input_size, self.input_size)
         outs = self.session.run(self.feature_names, {"image": x})
-        return {n: o[0] for n, o in zip(self.feature_names, outs)}
+        return {n: o[0] for n, o in zip(self.feature_names, outs, strict=True)}
