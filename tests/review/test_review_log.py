@@ -140,11 +140,20 @@ def test_log_is_append_only_in_the_database_itself(log_path: Path, make_decision
 @pytest.mark.parametrize(
     "bad",
     [dict(sha256="abc"), dict(probability=1.5), dict(probability=float("nan")), dict(decision="maybe"),
-     dict(model_call="normal"), dict(reviewer="  "), dict(threshold=float("inf"))],
+     dict(model_call="normal"), dict(reviewer="  "), dict(threshold=float("inf")), dict(probability="0.5")],
 )
 def test_invalid_decisions_are_rejected(make_decision: MakeDecision, bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         make_decision(**bad)
+
+
+def test_numpy_scores_are_accepted(log_path: Path, make_decision: MakeDecision) -> None:
+    import numpy as np
+
+    d = make_decision(probability=np.float32(0.25), threshold=np.float64(0.5), model_call=NORMAL)
+    assert type(d.probability) is float and d.probability == 0.25
+    with AgreementLog(log_path) as log:
+        assert log.latest() == [log.record(d)]
 
 
 def test_paths_are_stored_as_given(log_path: Path, make_decision: MakeDecision) -> None:

@@ -38,7 +38,8 @@ def _why(e: OSError, csv_path: Path) -> str:
     if isinstance(e, FileNotFoundError):
         return f"the folder does not exist; the CSV was not written: {csv_path.parent}"
     if isinstance(e, PermissionError) or e.errno == errno.EROFS:
-        return f"no permission to write there; the CSV was not written: {csv_path}"
+        return (f"no permission to write there (or the file is open in another program); "
+                f"the CSV was not written: {csv_path}")
     if isinstance(e, IsADirectoryError):
         return f"that is a folder, not a file; the CSV was not written: {csv_path}"
     return f"cannot write the CSV: {csv_path} ({e.strerror or e})"

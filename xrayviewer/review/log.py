@@ -94,9 +94,15 @@ class Decision:
         object.__setattr__(self, "sha256", str(self.sha256).lower())
         if not _SHA256.fullmatch(self.sha256):
             raise ValueError(f"sha256 must be 64 hex digits, got {self.sha256!r}")
-        if not (isinstance(self.probability, (int, float)) and 0.0 <= self.probability <= 1.0):
+        # Models hand out numpy scalars (float32); store plain floats so rows compare equal once read back.
+        for name in ("probability", "threshold"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)):
+                raise ValueError(f"{name} must be a number, got {value!r}")
+            object.__setattr__(self, name, float(value))
+        if not 0.0 <= self.probability <= 1.0:
             raise ValueError(f"probability must be within [0, 1], got {self.probability!r}")
-        if not (isinstance(self.threshold, (int, float)) and math.isfinite(self.threshold)):
+        if not math.isfinite(self.threshold):
             raise ValueError(f"threshold must be a finite number, got {self.threshold!r}")
         for name in ("model_call", "decision"):
             if getattr(self, name) not in LABELS:
@@ -295,6 +301,8 @@ class AgreementLog:
                 raise self._fail(f"cannot use write-ahead logging for the agreement log: {self.path} "
                                  f"(journal mode {mode}); is it on a network drive?", "io")
             conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA fullfsync=ON")  # macOS: flush the drive cache too; ignored elsewhere
+            conn.execute("PRAGMA checkpoint_fullfsync=ON")
             if version < SCHEMA_VERSION:
                 self._migrate(conn)
             return conn
@@ -381,8 +389,8 @@ class AgreementLog:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 at = _utc_now()  # taken under the write lock, so time order matches id order
-                values = (d.sha256, d.path, d.study, d.model_id, float(d.probability), d.model_call,
-                          float(d.threshold), d.reviewer, d.decision, int(d.agrees), d.note, at, __version__)
+                values = (d.sha256, d.path, d.study, d.model_id, d.probability, d.model_call, d.threshold,
+                          d.reviewer, d.decision, int(d.agrees), d.note, at, __version__)
                 cur = conn.execute(_INSERT, values)
                 conn.execute("COMMIT")
             except BaseException:
