@@ -6,6 +6,8 @@ so a small thread pool keeps both cores busy without the cost of processes.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -18,6 +20,8 @@ import numpy as np
 from xrayviewer.films import Film, FilmError, load_film
 from xrayviewer.inference.engine import Engine
 from xrayviewer.inference.preprocess import preprocess
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,7 +59,20 @@ def _decode(path: Path, size: int) -> _Decoded:
         return _Decoded(path, None, None, str(exc), getattr(exc, "sha256", None) or "")
     except (ValueError, MemoryError) as exc:
         return _Decoded(path, None, None, f"cannot prepare film for the model: {exc}")
-    return _Decoded(path, image, film, sha256=film.sha256)
+    # Keep the film's metadata but not its pixels: look-ahead holds many decoded films, and a 2000 x 2000
+    # DICOM is 16 MB as float32, while the model needs only the small preprocessed image.
+    header = dataclasses.replace(film, pixels=np.empty((0, 0), film.pixels.dtype), modality=None)
+    return _Decoded(path, image, header, sha256=film.sha256)
+
+
+def _guarded(decoder: Callable[[Path, int], _Decoded], path: Path, size: int) -> _Decoded:
+    """Run a decoder; an unexpected exception (a decoder bug on one odd file) becomes that film's error."""
+    try:
+        return decoder(path, size)
+    except Exception as exc:
+        log.debug("unexpected error decoding %s", path, exc_info=True)
+        message = f"unexpected error while reading the film: {type(exc).__name__}: {exc}"
+        return _Decoded(path, None, None, message)
 
 
 def score_films(
@@ -80,7 +97,8 @@ def score_films(
     batch_size = max(1, batch_size)
     # Bounded look-ahead: decoding runs at most two batches ahead of inference, so memory stays flat.
     ahead = max(batch_size * 2, workers * 2)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode")
+    try:
         pending: list[Future[_Decoded]] = []
         it = iter(paths)
 
@@ -90,7 +108,7 @@ def score_films(
                     p = next(it)
                 except StopIteration:
                     return
-                pending.append(pool.submit(decoder, p, size))
+                pending.append(pool.submit(_guarded, decoder, p, size))
 
         top_up()
         while pending:
@@ -102,6 +120,10 @@ def score_films(
             del pending[:batch_size]
             top_up()
             yield from _infer(batch, engine, threshold, keep_cam)
+    finally:
+        # Also reached when the consumer stops early (generator closed, Ctrl-C): drop queued decodes
+        # instead of finishing them; only the ones already running are waited for.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _infer(batch: list[_Decoded], engine: Engine, threshold: float, keep_cam: bool) -> list[FilmResult]:
@@ -109,7 +131,7 @@ def _infer(batch: list[_Decoded], engine: Engine, threshold: float, keep_cam: bo
     probs: dict[int, tuple[float, np.ndarray]] = {}
     if good:
         pred = engine.run(np.stack([d.image for d in good]))
-        for d, p, c in zip(good, pred.probability, pred.cam):
+        for d, p, c in zip(good, pred.probability, pred.cam, strict=True):
             probs[id(d)] = (float(p), c)
     results = []
     for d in batch:
