@@ -153,7 +153,8 @@ def test_numpy_scores_are_accepted(log_path: Path, make_decision: MakeDecision) 
     d = make_decision(probability=np.float32(0.25), threshold=np.float64(0.5), model_call=NORMAL)
     assert type(d.probability) is float and d.probability == 0.25
     with AgreementLog(log_path) as log:
-        assert log.latest() == [log.record(d)]
+        row = log.record(d)
+        assert log.latest() == [row]
 
 
 def test_paths_are_stored_as_given(log_path: Path, make_decision: MakeDecision) -> None:
