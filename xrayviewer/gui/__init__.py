@@ -1,0 +1,1 @@
+"""The desktop review app (PySide6 + pyqtgraph). Qt is imported only inside this package."""

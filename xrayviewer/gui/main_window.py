@@ -1,0 +1,800 @@
+"""The review window: thumbnails sorted by suspicion, the large view, the review panel and the status bar.
+
+Threads: folder discovery, thumbnails, the selected film's full-resolution decode, feature maps and scoring
+all run off the GUI thread (see worker.py / thumbnails.py). Only recording a decision runs here, on purpose:
+it is one small SQLite commit, and the UI must not show "saved" before it has returned.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListView,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from xrayviewer import NOTICE, __version__
+from xrayviewer.films import Film, discover_films, load_film
+from xrayviewer.gui.attributes import AttributesPanel
+from xrayviewer.gui.dialogs import FeatureMapDialog, ModelCardDialog, StatisticsDialog
+from xrayviewer.gui.film_model import ERROR, OK, PENDING, FilmItem, FilmListModel, FilmSortProxy, Filter
+from xrayviewer.gui.review_panel import AGREE, DISAGREE, ReviewPanel, opposite
+from xrayviewer.gui.settings import Settings
+from xrayviewer.gui.thumbnails import ThumbnailDelegate, ThumbnailLoader
+from xrayviewer.gui.viewer import FilmViewer
+from xrayviewer.gui.worker import ScoringWorker, TaskRunner
+from xrayviewer.inference.engine import Engine, ModelError
+from xrayviewer.inference.scoring import FilmResult
+from xrayviewer.review import (
+    AgreementLog,
+    Decision,
+    LoggedDecision,
+    ReviewError,
+    compute_stats,
+    export_review_csv,
+)
+
+log = logging.getLogger(__name__)
+
+DECODED_CACHE = 4  # full-resolution films kept for instant back-and-forth (they can be 100 MB each)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, *, model_path: Path | None, log_path: Path, provider: str = "auto",
+                 settings: Settings | None = None, batch_size: int = 8,
+                 decoder: Callable[[Path, int], Any] | None = None) -> None:
+        super().__init__()
+        self.settings = settings or Settings()
+        self.batch_size = batch_size
+        self.decoder = decoder  # tests inject a slow decoder to exercise cancel
+        self.folder: Path | None = None
+        self.study = ""
+        self.decisions: dict[str, LoggedDecision] = {}
+        self.worker: ScoringWorker | None = None
+        self._old_workers: set[ScoringWorker] = set()
+        self.run_state = "idle"  # idle | running | cancelled | done | failed
+        self._films: OrderedDict[Path, Film] = OrderedDict()
+        self._current_path: Path | None = None
+        self._folder_token = 0
+        self.feature_dialog: FeatureMapDialog | None = None
+        self.tasks = TaskRunner(self, threads=2)
+        self.setWindowTitle(f"xrayviewer {__version__}")
+        self.setAcceptDrops(True)
+
+        self.engine: Engine | None = None
+        self.model_error = ""
+        self._load_engine(model_path, provider)
+        self.log_path = Path(log_path)
+        self.log: AgreementLog | None = None
+        self.log_error = ""
+        self._open_log()
+
+        self._build_widgets()
+        self._build_actions()
+        self._build_status_bar()
+        self._restore_state()
+        self._update_counts()
+
+    # -- setup ----------------------------------------------------------------------------------------------
+
+    def _load_engine(self, model_path: Path | None, provider: str) -> None:
+        if model_path is None:
+            self.model_error = "no model was given"
+            return
+        try:
+            self.engine = Engine(model_path, provider=provider)
+        except ModelError as exc:
+            self.model_error = str(exc)
+            log.warning("model unavailable: %s", exc)
+
+    def _open_log(self) -> None:
+        try:
+            self.log = AgreementLog(self.log_path)
+        except ReviewError as exc:
+            self.log, self.log_error = None, str(exc)
+            log.warning("agreement log unavailable: %s", exc)
+
+    def _build_widgets(self) -> None:
+        self.notice = QLabel(f"⚠ {NOTICE}")
+        self.notice.setObjectName("noticeBanner")
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("QLabel#noticeBanner { background: #3a2a00; color: #ffd27a; padding: 6px;"
+                                  " font-weight: bold; }")
+        self.model_banner = QLabel()
+        self.model_banner.setObjectName("modelBanner")
+        self.model_banner.setWordWrap(True)
+        self.model_banner.setStyleSheet("QLabel#modelBanner { background: #5c1a1a; color: #ffd0d0; "
+                                        "padding: 6px; }")
+        self.model_banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        if self.engine is None:
+            self.model_banner.setText(f"Model unavailable — {self.model_error}. You can still browse films; "
+                                      "scoring, heat maps and review are off. Start with --model PATH to use "
+                                      "another model.")
+        self.model_banner.setVisible(self.engine is None)
+        self.log_banner = QLabel()
+        self.log_banner.setObjectName("logBanner")
+        self.log_banner.setWordWrap(True)
+        self.log_banner.setStyleSheet("QLabel#logBanner { background: #4a3300; color: #ffe2a8; "
+                                      "padding: 6px; }")
+        self._update_log_banner()
+
+        # Left: filter + thumbnail grid.
+        self.model = FilmListModel(self)
+        self.proxy = FilmSortProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.sort(0, Qt.SortOrder.DescendingOrder)
+        self.thumbs = ThumbnailLoader(self)
+        self.thumbs.ready.connect(self._on_thumbnail)
+        self.thumbs.hashed.connect(lambda p, sha: self.model.set_sha(Path(p), sha, self.decisions))
+        self.list_view = QListView()
+        self.list_view.setViewMode(QListView.ViewMode.IconMode)
+        self.list_view.setResizeMode(QListView.ResizeMode.Adjust)
+        self.list_view.setMovement(QListView.Movement.Static)
+        self.list_view.setUniformItemSizes(True)
+        self.list_view.setLayoutMode(QListView.LayoutMode.Batched)
+        self.list_view.setBatchSize(200)
+        self.list_view.setSpacing(2)
+        self.list_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list_view.setItemDelegate(ThumbnailDelegate(self.thumbs, self.list_view))
+        self.list_view.setModel(self.proxy)
+        self.list_view.selectionModel().currentChanged.connect(self._on_current_changed)
+        self.filter_combo = QComboBox()
+        for key, label in Filter.LABELS.items():
+            self.filter_combo.addItem(label, key)
+        self.filter_combo.currentIndexChanged.connect(self._on_filter_changed)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(4, 4, 4, 4)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Show:"))
+        row.addWidget(self.filter_combo, 1)
+        left_layout.addLayout(row)
+        self.order_label = QLabel("Most suspicious first")
+        self.order_label.setStyleSheet("color: #9ca3af;")
+        left_layout.addWidget(self.order_label)
+        left_layout.addWidget(self.list_view, 1)
+        left.setMinimumWidth(2 * (self.thumbs.size + 16) + 30)
+
+        self.viewer = FilmViewer(opacity=self.settings.overlay_opacity)
+        self.viewer.opacity_changed.connect(self._on_opacity)
+        self.viewer.overlay_check.setEnabled(self.engine is not None)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.viewer)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([330, 900])
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.notice)
+        layout.addWidget(self.model_banner)
+        layout.addWidget(self.log_banner)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+
+        # Right: review and DICOM attributes docks.
+        self.review_panel = ReviewPanel()
+        self.review_panel.decision_requested.connect(self.decide)
+        self.review_panel.change_reviewer.connect(self.change_reviewer)
+        self.review_panel.set_reviewer(self.settings.reviewer)
+        self.review_panel.note.returnPressed.connect(self.list_view.setFocus)
+        self.review_dock = QDockWidget("Review", self)
+        self.review_dock.setObjectName("reviewDock")
+        self.review_dock.setWidget(self.review_panel)
+        self.review_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                                     | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.review_dock)
+        self.attributes = AttributesPanel()
+        self.attributes_dock = QDockWidget("DICOM attributes", self)
+        self.attributes_dock.setObjectName("attributesDock")
+        self.attributes_dock.setWidget(self.attributes)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.attributes_dock)
+        self.resizeDocks([self.review_dock], [340], Qt.Orientation.Horizontal)
+
+    def _action(self, text: str, slot: Callable[..., Any], shortcuts: list[str] | str | None = None,
+                tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcuts:
+            keys = [shortcuts] if isinstance(shortcuts, str) else shortcuts
+            action.setShortcuts([QKeySequence(k) for k in keys])
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(lambda _=False: slot())
+        self.addAction(action)  # shortcuts work even when the menu bar is hidden
+        return action
+
+    def _build_actions(self) -> None:
+        bar = self.menuBar()
+        m = bar.addMenu("&File")
+        self.open_action = self._action("&Open folder…", self.choose_folder, "Ctrl+O")
+        m.addAction(self.open_action)
+        self.recent_menu = m.addMenu("Recent folders")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._fill_recent_menu()
+        m.addSeparator()
+        self.export_action = self._action("&Export review CSV…", self.export_csv, "Ctrl+E")
+        m.addAction(self.export_action)
+        m.addSeparator()
+        m.addAction(self._action("&Quit", self.close, "Ctrl+Q"))
+
+        m = bar.addMenu("&Review")
+        self.agree_action = self._action("&Agree with the model", lambda: self.decide(AGREE), "A")
+        self.disagree_action = self._action("&Disagree with the model", lambda: self.decide(DISAGREE), "D")
+        self.normal_action = self._action("Label &NORMAL", lambda: self.decide("NORMAL"), "N")
+        self.pneumonia_action = self._action("Label &PNEUMONIA", lambda: self.decide("PNEUMONIA"), "P")
+        self.next_action = self._action("&Next film", lambda: self.step(+1), ["J", "Down", "Right"])
+        self.prev_action = self._action("&Previous film", lambda: self.step(-1), ["K", "Up", "Left"])
+        self.note_action = self._action("Add a note…", self.review_panel.note.setFocus, "Ctrl+N")
+        for a in (self.agree_action, self.disagree_action, self.normal_action, self.pneumonia_action):
+            m.addAction(a)
+        m.addSeparator()
+        m.addActions([self.next_action, self.prev_action, self.note_action])
+        m.addSeparator()
+        m.addAction(self._action("Change reviewer…", self.change_reviewer))
+        self.stats_action = self._action("Agreement &statistics…", self.show_statistics, "Ctrl+T")
+        m.addAction(self.stats_action)
+
+        m = bar.addMenu("&View")
+        self.heatmap_action = self._action("Toggle &heat map", self.viewer.toggle_overlay, "H")
+        self.fit_action = self._action("&Fit film to view", self.viewer.fit, "F")
+        self.features_action = self._action("Feature &maps…", self.show_feature_maps, "Ctrl+M")
+        self.features_action.setEnabled(self.engine is not None)
+        m.addActions([self.heatmap_action, self.fit_action, self.features_action])
+
+        m = bar.addMenu("&Scoring")
+        self.score_action = self._action("Score &remaining films", self.start_scoring, "Ctrl+R")
+        self.cancel_action = self._action("&Cancel scoring", self.cancel_scoring)
+        self.score_action.setEnabled(self.engine is not None)
+        self.cancel_action.setEnabled(False)
+        m.addActions([self.score_action, self.cancel_action])
+
+        m = bar.addMenu("&Help")
+        self.card_action = self._action("&Model card…", self.show_model_card)
+        self.card_action.setEnabled(self.engine is not None)
+        m.addAction(self.card_action)
+        m.addAction(self._action("&About xrayviewer", self.show_about))
+
+    def _build_status_bar(self) -> None:
+        sb = self.statusBar()
+        if self.engine is not None:
+            self.provider_label = QLabel(f"Running on {self.engine.provider}")
+            self.model_label = QLabel(f"Model {self.engine.card.id}")
+        else:
+            self.provider_label = QLabel("No model")
+            self.model_label = QLabel("")
+        self.counts_label = QLabel()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setTextVisible(True)
+        self.progress.setVisible(False)
+        self.rate_label = QLabel()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setVisible(False)
+        self.cancel_button.clicked.connect(self.cancel_scoring)
+        for w in (self.provider_label, self.model_label, self.counts_label):
+            sb.addPermanentWidget(w)
+        sb.addWidget(self.progress)
+        sb.addWidget(self.rate_label)
+        sb.addWidget(self.cancel_button)
+
+    def _restore_state(self) -> None:
+        geometry, state = self.settings.window_state()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1500, 920)
+        if state is not None:
+            self.restoreState(state)
+
+    def _update_log_banner(self) -> None:
+        if self.log is None:
+            text = f"Agreement log unavailable — {self.log_error} Decisions cannot be saved."
+        elif self.log.readonly:
+            text = f"The agreement log is read-only ({self.log_path}): past decisions are shown, new ones " \
+                   "cannot be saved."
+        else:
+            text = ""
+        self.log_banner.setText(text)
+        self.log_banner.setVisible(bool(text))
+
+    # -- folders --------------------------------------------------------------------------------------------
+
+    def choose_folder(self) -> None:
+        start = str(self.folder or self.settings.last_folder or Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of chest films", start)
+        if folder:
+            self.open_folder(Path(folder))
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.settings.recent_folders
+        for folder in recent:
+            action = self.recent_menu.addAction(folder)
+            action.triggered.connect(lambda _=False, f=folder: self.open_folder(Path(f)))
+        if not recent:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear list", self.settings.clear_recent)
+
+    def open_folder(self, folder: Path) -> None:
+        """Discover films off the GUI thread, then show them and start scoring."""
+        folder = Path(folder).expanduser()
+        if not folder.is_dir():
+            QMessageBox.warning(self, "Cannot open folder", f"Not a folder: {folder}")
+            return
+        folder = folder.resolve()
+        self._stop_worker()
+        self._folder_token += 1
+        token = self._folder_token
+        self.statusBar().showMessage(f"Looking for films in {folder}…")
+
+        def done(paths: list[Path]) -> None:
+            if token == self._folder_token:
+                self._populate(folder, paths)
+
+        def failed(message: str) -> None:
+            if token == self._folder_token:
+                QMessageBox.warning(self, "Cannot open folder", f"{folder}: {message}")
+
+        self.tasks.submit(lambda: discover_films(folder), done, failed)
+
+    def _populate(self, folder: Path, paths: list[Path]) -> None:
+        self.folder = folder
+        self.study = str(folder)
+        self.settings.add_recent(folder)
+        self.setWindowTitle(f"{folder.name} — xrayviewer {__version__}")
+        self.thumbs.clear()
+        self._films.clear()
+        self._current_path = None
+        self.viewer.clear("No film selected" if paths else "No films in this folder")
+        self.attributes.set_meta({}, frozenset())
+        self._load_decisions()
+        self.model.set_paths(paths)
+        self.review_panel.show_item(None)
+        self.statusBar().showMessage(f"{len(paths)} films in {folder}", 5000)
+        self._update_counts()
+        if self.engine is not None and paths:
+            self.start_scoring()
+        elif paths:
+            self.select_row(0)
+
+    def _load_decisions(self) -> None:
+        """This reviewer's decisions already logged for this study, by film sha256."""
+        self.decisions = {}
+        reviewer = self.settings.reviewer
+        if self.log is None or not reviewer or not self.study:
+            return
+        try:
+            rows = self.log.latest(reviewer=reviewer, study=self.study)
+        except ReviewError as exc:
+            self.statusBar().showMessage(f"Cannot read past decisions: {exc}", 10000)
+            return
+        self.decisions = {r.sha256: r for r in rows}
+
+    # -- scoring --------------------------------------------------------------------------------------------
+
+    def start_scoring(self) -> None:
+        """Score every film not scored yet (all of them for a new folder; the rest after a cancel)."""
+        if self.engine is None or self.worker is not None:
+            return
+        paths = [it.path for it in self.model.items if it.status == PENDING]
+        if not paths:
+            return
+        worker = ScoringWorker(paths, self.engine, batch_size=self.batch_size, decoder=self.decoder)
+        worker.results.connect(lambda rs, w=worker: self._on_results(w, rs))
+        worker.progress.connect(lambda d, t, r, w=worker: self._on_progress(w, d, t, r))
+        worker.failed.connect(lambda msg, w=worker: self._on_failed(w, msg))
+        worker.finished_run.connect(lambda c, w=worker: self._on_finished(w, c))
+        worker.finished.connect(lambda w=worker: self._reap(w))
+        self.worker = worker
+        self.run_state = "running"
+        self.progress.setRange(0, len(paths))
+        self.progress.setValue(0)
+        self.progress.setFormat(f"%v / {len(paths)}")
+        self.progress.setVisible(True)
+        self.cancel_button.setVisible(True)
+        self.cancel_button.setEnabled(True)
+        self.cancel_action.setEnabled(True)
+        self.score_action.setEnabled(False)
+        self.rate_label.setText("Scoring…")
+        worker.start()
+
+    def cancel_scoring(self) -> None:
+        if self.worker is None:
+            return
+        self.worker.cancel()
+        self.run_state = "cancelled"
+        self.cancel_button.setEnabled(False)
+        self.rate_label.setText("Cancelling…")
+
+    def _stop_worker(self) -> None:
+        """Detach the current run: it stops after its batch in flight, and nothing it sends is used."""
+        if self.worker is not None:
+            self.worker.cancel()
+            self._old_workers.add(self.worker)
+            self.worker = None
+        self._scoring_ui_idle()
+
+    def _reap(self, worker: ScoringWorker) -> None:
+        self._old_workers.discard(worker)
+        if worker is self.worker:
+            self.worker = None
+        worker.deleteLater()
+
+    def _scoring_ui_idle(self) -> None:
+        self.cancel_button.setVisible(False)
+        self.cancel_action.setEnabled(False)
+        self.score_action.setEnabled(self.engine is not None)
+
+    def _on_results(self, worker: ScoringWorker, results: list[FilmResult]) -> None:
+        if worker is not self.worker or worker.cancelled:
+            return  # a cancelled or superseded run: nothing more is shown
+        self.model.apply_results(results, self.decisions)
+        current = self.current_item()
+        if current is not None and any(Path(r.path) == current.path for r in results):
+            self.viewer.update_score(current)
+            self._refresh_review_panel()
+        self._update_counts()
+
+    def _on_progress(self, worker: ScoringWorker, done: int, total: int, rate: float) -> None:
+        if worker is not self.worker or worker.cancelled:
+            return
+        self.progress.setValue(done)
+        self.rate_label.setText(f"Scoring: {done}/{total} · {rate:.1f} films/s")
+
+    def _on_failed(self, worker: ScoringWorker, message: str) -> None:
+        if worker is not self.worker:
+            return
+        self.run_state = "failed"
+        QMessageBox.critical(self, "Scoring failed", message)
+
+    def _on_finished(self, worker: ScoringWorker, cancelled: bool) -> None:
+        if worker is not self.worker:
+            return
+        counts = self.model.counts()
+        if cancelled:
+            self.run_state = "cancelled"
+            self.rate_label.setText(f"Cancelled: {counts['scored'] + counts['errors']} of {counts['total']} "
+                                    "films scored. Scoring ▸ Score remaining films to resume.")
+        elif self.run_state != "failed":
+            self.run_state = "done"
+            self.rate_label.setText(f"Scored {counts['scored']} films, {counts['errors']} unreadable.")
+            self.progress.setVisible(False)
+        self.worker = None
+        self._scoring_ui_idle()
+        self._update_counts()
+        if not self.list_view.currentIndex().isValid() and self.proxy.rowCount():
+            self.select_row(0)
+
+    # -- selection and display -----------------------------------------------------------------------------
+
+    def current_item(self) -> FilmItem | None:
+        return self.proxy.item_at(self.list_view.currentIndex())
+
+    def select_row(self, row: int) -> None:
+        if 0 <= row < self.proxy.rowCount():
+            index = self.proxy.index(row, 0)
+            self.list_view.selectionModel().setCurrentIndex(
+                index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            self.list_view.scrollTo(index)
+
+    def select_path(self, path: Path) -> bool:
+        row = self.model.row_of(path)
+        if row is None:
+            return False
+        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        if not index.isValid():
+            return False
+        self.select_row(index.row())
+        return True
+
+    def step(self, delta: int) -> None:
+        n = self.proxy.rowCount()
+        if not n:
+            return
+        current = self.list_view.currentIndex()
+        row = current.row() + delta if current.isValid() else 0
+        self.select_row(min(max(row, 0), n - 1))
+
+    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        item = self.proxy.item_at(current)
+        if item is None:
+            self._current_path = None
+            self.viewer.clear()
+            self.attributes.set_meta({}, frozenset())
+            self.review_panel.show_item(None)
+            return
+        if item.path == self._current_path:
+            return
+        self._current_path = item.path
+        self._refresh_review_panel()
+        film = self._films.get(item.path)
+        if film is not None:
+            self._films.move_to_end(item.path)
+            self._show_film(film, item)
+        else:
+            self.viewer.clear(f"Loading {item.name}…")
+            self.attributes.set_meta({}, frozenset())
+            self._decode(item.path, show=True)
+        self._prefetch_neighbour(current)
+
+    def _decode(self, path: Path, *, show: bool) -> None:
+        def done(film: Film) -> None:
+            self._films[path] = film
+            self._films.move_to_end(path)
+            while len(self._films) > DECODED_CACHE:
+                self._films.popitem(last=False)
+            self.model.set_sha(path, film.sha256, self.decisions)
+            item = self.current_item()
+            if show and item is not None and item.path == path:
+                self._show_film(film, item)
+
+        def failed(message: str) -> None:
+            item = self.current_item()
+            if show and item is not None and item.path == path:
+                self.viewer.show_error(item, item.error or message)
+                self.attributes.set_meta({}, frozenset())
+                if self.feature_dialog is not None:
+                    self.feature_dialog.set_film(None)
+
+        self.tasks.submit(lambda: load_film(path, keep_modality=True), done, failed)
+
+    def _prefetch_neighbour(self, current: QModelIndex) -> None:
+        nxt = self.proxy.item_at(self.proxy.index(current.row() + 1, 0))
+        if nxt is not None and nxt.path not in self._films and nxt.status != ERROR:
+            self._decode(nxt.path, show=False)
+
+    def _show_film(self, film: Film, item: FilmItem) -> None:
+        self.viewer.set_film(film, item)
+        self.attributes.set_meta(film.meta, film.phi_keys, film.format)
+        if self.feature_dialog is not None and self.feature_dialog.isVisible():
+            self.feature_dialog.set_film(film, item.name)
+        self._refresh_review_panel()
+
+    def _refresh_review_panel(self) -> None:
+        item = self.current_item()
+        why = ""
+        if self.engine is None:
+            why = "Review is off: no model is loaded, so there is no model call to agree or disagree with."
+        elif self.log is None:
+            why = f"Review is off: {self.log_error}"
+        self.review_panel.show_item(item, can_record=not why, why_not=why)
+        if item is not None and item.sha256 and self.log is not None:
+            try:
+                self.review_panel.show_history(self.log.history(item.sha256))
+            except ReviewError:
+                self.review_panel.show_history([])
+        else:
+            self.review_panel.show_history([])
+
+    def _on_thumbnail(self, path: str) -> None:
+        row = self.model.row_of(Path(path))
+        if row is None:
+            return
+        item = self.model.item(row)
+        error = self.thumbs.error(path)
+        if error is not None and item.status == PENDING:
+            # Unreadable for thumbnails means unreadable for the model too: show it now, not after scoring.
+            item.status, item.error = ERROR, error
+            self.model.dataChanged.emit(self.model.index(row), self.model.index(row))
+            self._update_counts()
+        else:
+            index = self.model.index(row)
+            self.model.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+    def _on_filter_changed(self) -> None:
+        current = self.current_item()
+        self.proxy.set_mode(self.filter_combo.currentData())
+        if current is None or not self.select_path(current.path):
+            self.select_row(0)
+
+    def set_filter(self, mode: str) -> None:
+        self.filter_combo.setCurrentIndex(self.filter_combo.findData(mode))
+
+    def _on_opacity(self, value: float) -> None:
+        self.settings.overlay_opacity = value
+
+    # -- review ---------------------------------------------------------------------------------------------
+
+    def ensure_reviewer(self) -> str:
+        """The reviewer name, asked once and remembered."""
+        name = self.settings.reviewer
+        if name:
+            return name
+        return self._ask_reviewer("")
+
+    def _ask_reviewer(self, current: str) -> str:
+        text, ok = QInputDialog.getText(self, "Reviewer", "Your name, recorded with each decision:",
+                                        text=current)
+        name = str(text).strip() if ok else ""
+        if not name:
+            return ""
+        self.settings.reviewer = name
+        self.review_panel.set_reviewer(name)
+        self._load_decisions()
+        self.model.apply_decisions(self.decisions)
+        self._refresh_review_panel()
+        self._update_counts()
+        return name
+
+    def change_reviewer(self) -> None:
+        self._ask_reviewer(self.settings.reviewer)
+
+    def decide(self, kind: str) -> None:
+        """Record a decision on the current film (A/D/N/P), then move on to the next unreviewed film."""
+        item = self.current_item()
+        if item is None:
+            return
+        if self.engine is None or item.status != OK:
+            self.statusBar().showMessage("Only scored films can be reviewed.", 5000)
+            return
+        if self.log is None:
+            QMessageBox.critical(self, "Decision not saved",
+                                 f"The agreement log is unavailable: {self.log_error}")
+            return
+        reviewer = self.ensure_reviewer()
+        if not reviewer:
+            self.statusBar().showMessage("No reviewer name: the decision was not recorded.", 5000)
+            return
+        if kind == AGREE:
+            label = item.prediction
+        elif kind == DISAGREE:
+            label = opposite(item.prediction)
+        else:
+            label = kind
+        target = self._next_unreviewed_after(self.list_view.currentIndex())
+        try:
+            decision = Decision(
+                sha256=item.sha256, path=str(item.path), study=self.study, model_id=self.engine.card.id,
+                probability=float(item.probability), model_call=item.prediction,  # type: ignore[arg-type]
+                threshold=float(item.threshold), reviewer=reviewer, decision=label,  # type: ignore[arg-type]
+                note=self.review_panel.take_note(),
+            )
+            logged = self.log.record(decision)  # committed when this returns
+        except (ReviewError, ValueError) as exc:
+            self.review_panel.show_unsaved(str(exc))
+            QMessageBox.critical(self, "Decision not saved", f"The decision was NOT saved.\n\n{exc}")
+            return
+        self.decisions[logged.sha256] = logged
+        self.model.set_decision(logged.sha256, logged)
+        self.review_panel.clear_note()
+        self.review_panel.show_saved(logged)
+        self.statusBar().showMessage(f"Saved: {item.name} = {label} ({reviewer})", 4000)
+        self._update_counts()
+        if target is not None:
+            self.select_path(target)
+        else:
+            self._refresh_review_panel()
+
+    def _next_unreviewed_after(self, current: QModelIndex) -> Path | None:
+        """Next scored, unreviewed film in display order after `current`, wrapping around."""
+        n = self.proxy.rowCount()
+        start = current.row() if current.isValid() else -1
+        for offset in range(1, n):
+            item = self.proxy.item_at(self.proxy.index((start + offset) % n, 0))
+            if item is not None and item.status == OK and item.decision is None:
+                return item.path
+        return None
+
+    def export_csv(self) -> None:
+        default = str((self.folder or Path.home()) / "review.csv")
+        path, _ = QFileDialog.getSaveFileName(self, "Export review CSV", default, "CSV files (*.csv)")
+        if not path:
+            return
+        source: AgreementLog | Path = self.log if self.log is not None else self.log_path
+        try:
+            n = export_review_csv(source, path, study=self.study or None)
+        except ReviewError as exc:
+            QMessageBox.critical(self, "Export failed", str(exc))
+            return
+        scope = f"study {self.study}" if self.study else "the whole log"
+        QMessageBox.information(self, "Export done", f"Wrote {n} decisions ({scope}) to\n{path}")
+
+    def show_statistics(self) -> None:
+        if self.log is None:
+            QMessageBox.warning(self, "No statistics", f"The agreement log is unavailable: {self.log_error}")
+            return
+        log_ = self.log
+
+        def compute(only_study: bool) -> Any:
+            return compute_stats(log_.latest(study=self.study if only_study and self.study else None))
+
+        try:
+            dialog = StatisticsDialog(compute, self.folder.name if self.folder else "", self)
+        except ReviewError as exc:
+            QMessageBox.critical(self, "No statistics", str(exc))
+            return
+        self.stats_dialog = dialog
+        dialog.show()
+
+    def show_model_card(self) -> None:
+        if self.engine is None:
+            return
+        self.card_dialog = ModelCardDialog(self.engine.card, str(self.engine.path), self.engine.provider,
+                                           self)
+        self.card_dialog.show()
+
+    def show_feature_maps(self) -> None:
+        if self.engine is None:
+            return
+        if self.feature_dialog is None:
+            self.feature_dialog = FeatureMapDialog(self.engine, self.tasks.submit, self)
+        self.feature_dialog.show()
+        self.feature_dialog.raise_()
+        item = self.current_item()
+        film = self._films.get(item.path) if item is not None else None
+        self.feature_dialog.set_film(film, item.name if item else "")
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About xrayviewer",
+                          f"<b>xrayviewer {__version__}</b><p>{NOTICE}</p>"
+                          "<p>Keys: A agree · D disagree · N normal · P pneumonia · J/K next/previous · "
+                          "H heat map · F fit.</p>")
+
+    # -- status ---------------------------------------------------------------------------------------------
+
+    def _update_counts(self) -> None:
+        c = self.model.counts()
+        self.counts_label.setText(f"{c['total']} films · {c['scored']} scored · {c['reviewed']} reviewed · "
+                                  f"{c['errors']} unreadable")
+
+    # -- Qt events ------------------------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        if urls and urls[0].isLocalFile() and Path(urls[0].toLocalFile()).is_dir():
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        urls = event.mimeData().urls()
+        if urls and urls[0].isLocalFile():
+            event.acceptProposedAction()
+            self.open_folder(Path(urls[0].toLocalFile()))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.save_window_state(self.saveGeometry(), self.saveState())
+        self.settings.overlay_opacity = self.viewer.opacity_slider.value() / 100.0
+        self.settings.sync()
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self, wait_ms: int = 10000) -> None:
+        """Stop background work before Qt objects go away (tests call this too)."""
+        self._stop_worker()
+        for w in list(self._old_workers):
+            w.wait(wait_ms)
+        self.thumbs.shutdown()
+        self.tasks.wait(wait_ms)
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
+    def sizeHint(self) -> QSize:
+        return QSize(1500, 920)

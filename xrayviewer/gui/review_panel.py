@@ -1,0 +1,125 @@
+"""The reviewer's side panel: the four decision keys, a note, and whether the decision is saved.
+
+The panel only asks for decisions (`decision_requested`); the main window records them in the agreement
+log and calls `show_saved` only after the log has committed, so "Saved" on screen always means on disk.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from xrayviewer.gui.film_model import OK, FilmItem
+from xrayviewer.review import NORMAL, PNEUMONIA, LoggedDecision
+
+AGREE, DISAGREE = "agree", "disagree"
+
+
+def opposite(label: str) -> str:
+    return NORMAL if label == PNEUMONIA else PNEUMONIA
+
+
+class ReviewPanel(QGroupBox):
+    """Decision buttons mirror the keyboard: A agree, D disagree, N normal, P pneumonia."""
+
+    decision_requested = Signal(str)  # "agree" | "disagree" | "NORMAL" | "PNEUMONIA"
+    change_reviewer = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Review", parent)
+        self.reviewer_label = QLabel()
+        self.reviewer_button = QPushButton("Change…")
+        self.reviewer_button.setToolTip("Change the reviewer name recorded with each decision")
+        self.reviewer_button.clicked.connect(self.change_reviewer)
+
+        self.buttons: dict[str, QPushButton] = {}
+        grid = QGridLayout()
+        specs = [
+            (AGREE, "&Agree with model  [A]", 0, 0),
+            (DISAGREE, "&Disagree  [D]", 0, 1),
+            (NORMAL, "Label &NORMAL  [N]", 1, 0),
+            (PNEUMONIA, "Label &PNEUMONIA  [P]", 1, 1),
+        ]
+        for key, text, row, col in specs:
+            button = QPushButton(text.replace("&", ""))
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys go to the window's shortcuts
+            button.clicked.connect(lambda _=False, k=key: self.decision_requested.emit(k))
+            grid.addWidget(button, row, col)
+            self.buttons[key] = button
+
+        self.note = QLineEdit()
+        self.note.setPlaceholderText("Optional note saved with the next decision")
+        self.note.setClearButtonEnabled(True)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setObjectName("reviewStatus")
+        self.history = QLabel()
+        self.history.setWordWrap(True)
+        self.history.setObjectName("reviewHistory")
+        self.history.setTextFormat(Qt.TextFormat.PlainText)
+
+        who = QGridLayout()
+        who.addWidget(QLabel("Reviewer:"), 0, 0)
+        who.addWidget(self.reviewer_label, 0, 1, 1, 1)
+        who.addWidget(self.reviewer_button, 0, 2)
+        who.setColumnStretch(1, 1)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(who)
+        layout.addLayout(grid)
+        layout.addWidget(self.note)
+        layout.addWidget(self.status)
+        layout.addWidget(self.history)
+        self.set_reviewer("")
+        self.show_item(None)
+
+    def set_reviewer(self, name: str) -> None:
+        unset = "<i>not set: asked at the first decision</i>"
+        self.reviewer_label.setText(f"<b>{name}</b>" if name else unset)
+
+    def show_item(self, item: FilmItem | None, can_record: bool = True, why_not: str = "") -> None:
+        """Enable what makes sense for this film and show its saved state."""
+        scored = item is not None and item.status == OK and can_record
+        for button in self.buttons.values():
+            button.setEnabled(scored)
+        if item is None:
+            self.status.setText("Select a film to review it.")
+        elif not scored:
+            self.status.setText(why_not or "Only scored films can be reviewed: the decision is logged "
+                                "against the model's call.")
+        elif item.decision is None:
+            self.status.setText("<span style='color:#9ca3af'>Not reviewed yet.</span>")
+        else:
+            self.show_saved(item.decision)
+
+    def show_saved(self, d: LoggedDecision) -> None:
+        verdict = "agrees with the model" if d.agrees else f"disagrees with the model ({d.model_call})"
+        colour = "#3b82f6" if d.agrees else "#d946ef"
+        note = f" — note: {d.note}" if d.note else ""
+        self.status.setText(f"<span style='color:{colour}'>✔ Saved: <b>{d.decision}</b>, {verdict}</span>"
+                            f"<br/><small>{d.reviewer}, {d.decided_at_utc}{note}</small>")
+
+    def show_unsaved(self, message: str) -> None:
+        self.status.setText(f"<span style='color:#f5a524'>✘ NOT saved: {message}</span>")
+
+    def show_history(self, rows: list[LoggedDecision]) -> None:
+        if not rows:
+            self.history.setText("")
+            return
+        lines = [f"{d.decided_at_utc[:16].replace('T', ' ')}  {d.reviewer}: {d.decision}"
+                 f"{'' if d.agrees else ' (disagreed)'}" for d in rows[-5:]]
+        self.history.setText("History:\n" + "\n".join(lines))
+
+    def take_note(self) -> str:
+        return self.note.text().strip()
+
+    def clear_note(self) -> None:
+        self.note.clear()
