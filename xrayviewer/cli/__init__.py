@@ -13,14 +13,8 @@ import sys
 
 from xrayviewer import NOTICE, __version__
 
-# name -> module under xrayviewer.cli providing add_parser(subparsers) and run(args) -> int
-SUBCOMMANDS = {
-    "gui": "gui",
-    "score": "score",
-    "review": "review",
-    "train": "train",
-    "evaluate": "evaluate",
-}
+# modules under xrayviewer.cli, each providing add_parser(subparsers) which sets func=run
+SUBCOMMANDS = ("gui", "score", "review", "train", "evaluate")
 
 EXIT_OK, EXIT_USAGE, EXIT_SOME_FAILED = 0, 2, 3
 
@@ -33,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"xrayviewer {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module in SUBCOMMANDS.items():
+    for module in SUBCOMMANDS:
         try:
             mod = importlib.import_module(f"xrayviewer.cli.{module}")
         except ModuleNotFoundError as exc:
@@ -51,12 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if args.command is None:
-        if "gui" in SUBCOMMANDS and hasattr(args, "func") is False:
-            args = parser.parse_args(["gui", *(argv or sys.argv[1:])])
-        else:
-            parser.print_help()
-            return EXIT_USAGE
+    if args.command is None:  # plain `xrayviewer` opens the app on the sample study
+        args = parser.parse_args([*(sys.argv[1:] if argv is None else argv), "gui"])
     return int(args.func(args) or 0)
 
 

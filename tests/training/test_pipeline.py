@@ -1,0 +1,101 @@
+"""A tiny end-to-end run: train -> export -> load in the engine -> score the sample study."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from xrayviewer.films import discover_films
+from xrayviewer.inference.engine import Engine
+from xrayviewer.inference.scoring import score_films
+from xrayviewer.training.datasets import from_manifest
+from xrayviewer.training.export import load_checkpoint
+from xrayviewer.training.pipeline import run_pipeline
+from xrayviewer.training.train import TrainConfig
+
+from .conftest import SAMPLES
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, data_root):
+    tmp = tmp_path_factory.mktemp("tiny_run")
+    rows = list(csv.DictReader((data_root / "manifest.csv").open()))
+    keep = []
+    for split, n in (("train", 24), ("val", 12)):
+        for label in ("NORMAL", "PNEUMONIA"):
+            keep += [r for r in rows if r["split"] == split and r["label"] == label][:n]
+    manifest = tmp / "manifest.csv"
+    with manifest.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        for r in keep:
+            w.writerow({**r, "path": str(data_root / r["path"])})
+    cfg = TrainConfig(architecture="minivgg", input_size=64, epochs=2, batch_size=8, max_batches=3,
+                      pretrained=False, seed=3)
+    result = run_pipeline(from_manifest(manifest), cfg, run_dir=tmp / "run", cache_dir=tmp / "cache",
+                          out=tmp / "model.onnx", model_id="tiny-e2e", min_sensitivity=0.95,
+                          command="xrayviewer train --arch minivgg (test)")
+    return tmp, result
+
+
+def test_export_honours_the_contract_and_card(tiny_run):
+    tmp, result = tiny_run
+    engine = Engine(result.model_path, provider="cpu")
+    card = engine.card
+    assert card.id == "tiny-e2e" and card.input_size == 64 and 0 < card.threshold < 1
+    assert card.val_metrics["sensitivity"] >= 0.95
+    assert len(card.data_manifest_sha256) == 64 and card.training_command.startswith("xrayviewer train")
+    assert engine.feature_names == sorted(card.feature_outputs) and len(engine.feature_names) == 3
+    assert json.loads((tmp / "model.card.json").read_text())["threshold"] == card.threshold
+    history = json.loads((tmp / "run" / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert (tmp / "run" / "log.csv").is_file()
+
+
+def test_torch_and_onnxruntime_agree_on_real_films(tiny_run):
+    tmp, result = tiny_run
+    assert result.parity["probability"] < 1e-4 and result.parity["cam"] < 1e-3
+    net, _ = load_checkpoint(tmp / "run" / "best.pt")
+    engine = Engine(result.model_path, provider="cpu")
+    from xrayviewer.films import load_film
+    from xrayviewer.inference.preprocess import preprocess
+
+    films = np.stack([preprocess(load_film(p, min_size=64).pixels, 64) for p in sorted(SAMPLES.glob("*.jpeg"))])
+    with torch.no_grad():
+        logit, cam = net(torch.from_numpy(films)[:, None])
+    pred = engine.run(films)
+    np.testing.assert_allclose(pred.probability, torch.sigmoid(logit).numpy(), atol=1e-5)
+    np.testing.assert_allclose(pred.cam, cam.numpy(), atol=1e-4)
+
+
+def test_scores_the_sample_study(tiny_run):
+    _, result = tiny_run
+    engine = Engine(result.model_path, provider="cpu")
+    results = list(score_films(discover_films(SAMPLES), engine, batch_size=5, keep_cam=True))
+    assert len(results) == 16 and all(r.ok for r in results)
+    for r in results:
+        assert 0.0 <= r.probability <= 1.0
+        assert r.cam.shape == (8, 8)
+        assert r.probability == pytest.approx(1 / (1 + np.exp(-r.cam.mean())), abs=1e-5)
+        assert r.prediction == ("PNEUMONIA" if r.probability >= engine.card.threshold else "NORMAL")
+
+
+def test_cam_lines_up_with_the_film(tiny_run):
+    """A change in the film's top-left corner moves only the top-left of the CAM (not flipped/transposed)."""
+    _, result = tiny_run
+    engine = Engine(result.model_path, provider="cpu")
+    rng = np.random.default_rng(0)
+    film = rng.random((64, 64), dtype=np.float32)
+    poked = film.copy()
+    poked[:6, :6] = 1.0 - poked[:6, :6]
+    diff = np.abs(engine.run(np.stack([film, poked])).cam[1] - engine.run(film[None]).cam[0])
+    assert diff[:2, :2].max() > 1e-4
+    assert diff[5:, :].max() == 0 and diff[:, 5:].max() == 0
+
+
+def test_resume_continues_from_last_checkpoint(tiny_run, data_root):
+    tmp, _ = tiny_run
+    state = torch.load(tmp / "run" / "last.pt", weights_only=False)
+    assert state["epoch"] == 2 and len(state["history"]) == 2

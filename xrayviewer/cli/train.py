@@ -1,0 +1,86 @@
+"""`xrayviewer train`: reproduce the bundled model from the data (needs the `train` extra)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+DEFAULT_DATA = Path("../shared/datasets/pediatric-cxr/manifest.csv")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train the classifier and export it to ONNX with its model card",
+                       description="Train the pneumonia classifier, choose its threshold on the val split, "
+                                   "export ONNX + model card. Needs: pip install 'xrayviewer[train]'.")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                   help="manifest.csv, a Kaggle folder tree (train|val|test/NORMAL|PNEUMONIA) or a "
+                        "Coronahack-style metadata CSV (default: %(default)s)")
+    p.add_argument("--images", type=Path, help="folder holding the films named in a metadata CSV")
+    p.add_argument("--arch", default="efficientnet-lite0", choices=["efficientnet-lite0", "minivgg"])
+    p.add_argument("--no-pretrained", action="store_true", help="start from random weights")
+    p.add_argument("--size", type=int, default=192, help="square input size in px, <= 224 (default 192)")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--patience", type=int, default=3, help="early-stopping patience in epochs (val AUC)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    p.add_argument("--rotation", type=float, default=30.0, help="max augmentation rotation, degrees")
+    p.add_argument("--zoom", type=float, default=0.2)
+    p.add_argument("--shift", type=float, default=0.1)
+    p.add_argument("--no-hflip", action="store_true", help="no horizontal flips in augmentation")
+    p.add_argument("--min-sensitivity", type=float, default=0.97,
+                   help="threshold rule: highest threshold keeping val sensitivity >= this (default 0.97)")
+    p.add_argument("--run-dir", type=Path, default=Path("runs/latest"), help="checkpoints and logs")
+    p.add_argument("--cache-dir", type=Path, default=Path("cache"), help="decoded-film cache ('' for none)")
+    p.add_argument("--out", type=Path, default=Path("models/xrayviewer-pneumonia.onnx"))
+    p.add_argument("--id", default="", help="model id (default: derived from arch, size and date)")
+    p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
+    p.add_argument("--max-batches", type=int, default=0, help="batches per epoch (0: all; for smoke runs)")
+    p.add_argument("--max-minutes", type=float, default=0.0, help="stop after the epoch crossing this")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from xrayviewer.training.augment import AugmentConfig
+        from xrayviewer.training.datasets import load_dataset
+        from xrayviewer.training.export import utc_now
+        from xrayviewer.training.pipeline import run_pipeline
+        from xrayviewer.training.train import TrainConfig
+    except ImportError as exc:
+        print(f"xrayviewer train needs the training extra (pip install 'xrayviewer[train]'): {exc}",
+              file=sys.stderr)
+        return 2
+    if not 8 <= args.size <= 224:
+        print("--size must be 8..224", file=sys.stderr)
+        return 2
+    try:
+        dataset = load_dataset(args.data, args.images, seed=args.seed)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"cannot read training data {args.data}: {exc}", file=sys.stderr)
+        return 2
+    print(f"data: {dataset.description}: {dataset.summary()}", file=sys.stderr)
+    cfg = TrainConfig(
+        architecture=args.arch, input_size=args.size, epochs=args.epochs, batch_size=args.batch_size,
+        lr=args.lr, patience=args.patience, seed=args.seed, pretrained=not args.no_pretrained,
+        threads=args.threads, max_batches=args.max_batches, max_minutes=args.max_minutes,
+        augment=AugmentConfig(rotation=args.rotation, zoom=args.zoom, shift=args.shift, hflip=not args.no_hflip),
+    )
+    model_id = args.id or f"{args.arch}-{args.size}px-{utc_now()[:10]}"
+    command = "xrayviewer " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else "xrayviewer train"
+    try:
+        result = run_pipeline(dataset, cfg, run_dir=args.run_dir, cache_dir=args.cache_dir or None,
+                              out=args.out, model_id=model_id, min_sensitivity=args.min_sensitivity,
+                              command=command, resume=args.resume)
+    except KeyboardInterrupt:
+        print(f"interrupted; resume with --resume --run-dir {args.run_dir}", file=sys.stderr)
+        return 130
+    m = result.card.val_metrics
+    print(f"exported {result.model_path} ({result.model_path.stat().st_size / 1e6:.1f} MB), threshold "
+          f"{result.card.threshold:.4f}: val AUC {m['auc']:.4f}, accuracy {m['accuracy']:.3f}, sensitivity "
+          f"{m['sensitivity']:.3f}, specificity {m['specificity']:.3f}; torch/onnxruntime max diff "
+          f"{result.parity['probability']:.2e}", file=sys.stderr)
+    return 0

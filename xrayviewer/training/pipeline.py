@@ -1,0 +1,62 @@
+"""One command from data to bundled model: train, choose the threshold on val, export, check parity."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from xrayviewer.inference.card import ModelCard
+from xrayviewer.training.cache import cached_images
+from xrayviewer.training.datasets import Dataset
+from xrayviewer.training.export import export_onnx, hardware_description, load_checkpoint, parity, utc_now
+from xrayviewer.training.metrics import metrics_at, sensitivity_first_threshold
+from xrayviewer.training.train import TrainConfig, predict, train
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PipelineResult:
+    model_path: Path
+    card: ModelCard
+    parity: dict[str, float]
+
+
+def run_pipeline(dataset: Dataset, cfg: TrainConfig, *, run_dir: Path, cache_dir: Path | None, out: Path,
+                 model_id: str, min_sensitivity: float, command: str, resume: bool = False) -> PipelineResult:
+    t0 = time.time()
+    best = train(dataset, cfg, run_dir, cache_dir, resume=resume)
+    net, state = load_checkpoint(best)
+    val = dataset.split("val")
+    xv, okv = cached_images(val, cfg.input_size, cache_dir)
+    yv = np.array([s.label for s in val])[okv]
+    pv = predict(net, xv[okv])
+    threshold = sensitivity_first_threshold(yv, pv, min_sensitivity)
+    m = metrics_at(yv, pv, threshold)
+    card = ModelCard(
+        id=model_id,
+        input_size=cfg.input_size,
+        threshold=round(threshold, 6),
+        threshold_rule=(f"highest threshold keeping validation sensitivity >= {min_sensitivity:.0%} "
+                        f"(missing pneumonia costs more than a false alarm); chosen on the patient-grouped "
+                        f"val split ({m.n} films), epoch {state['epoch']} checkpoint (best val AUC)"),
+        architecture=f"{cfg.architecture}, {cfg.input_size} px grayscale input, GAP + linear (exact CAM)",
+        val_metrics=m.as_dict(),
+        data_manifest_sha256=dataset.sha256,
+        training_command=command,
+        seed=cfg.seed,
+        trained_at=utc_now(),
+        training_seconds=round(time.time() - t0, 1),
+        hardware=hardware_description(),
+        extra={"dataset": dataset.description, "dataset_summary": dataset.summary(),
+               "epochs_run": len(state.get("history", [])) or state["epoch"]},
+    )
+    path = export_onnx(net, card, out)
+    diffs = parity(net, path, xv[okv][:32].astype(np.float32))
+    (run_dir / "model_card.json").write_text(card.to_json() + "\n")
+    log.info("exported %s; torch/onnxruntime max |diff| %s", path, diffs)
+    return PipelineResult(path, card, diffs)
