@@ -176,20 +176,27 @@ def test_bad_batch_size_is_a_usage_error(good_dir: Path, tmp_path: Path) -> None
     assert exc.value.code == 2
 
 
-def test_heatmaps(mixed_dir: Path, tmp_path: Path, tiny_model: Path, samples: list[Path]) -> None:
+def test_heatmaps(tmp_path: Path, tiny_model: Path, samples: list[Path]) -> None:
+    root = tmp_path / "study"
+    (root / "pneumonia").mkdir(parents=True)
+    shutil.copy(samples[0], root / samples[0].name)
+    shutil.copy(samples[-1], root / "pneumonia" / samples[-1].name)
+    (root / "broken.dcm").write_bytes(b"\0" * 128 + b"DICM" + b"\xff" * 64)
     heat = tmp_path / "heat"
     out = tmp_path / "out.csv"
-    assert score(mixed_dir, "--csv", out, "--model", tiny_model, "--heatmaps", heat, "-q") == 3
+    assert score(root, "--csv", out, "--model", tiny_model, "--heatmaps", heat, "-q") == 3
     pngs = sorted(p.relative_to(heat).as_posix() for p in heat.rglob("*.png"))
-    assert len(pngs) == 16  # one per ok film, none for the broken ones
-    assert "normal/NORMAL2-IM-1427-0001.jpeg.png" in pngs
+    # One per ok film, none for the broken one; the film's name is kept whole and `.png` appended.
+    assert pngs == [f"{samples[0].name}.png", f"pneumonia/{samples[-1].name}.png"]
     for rel in pngs:
-        with Image.open(mixed_dir / rel.removesuffix(".png")) as film, Image.open(heat / rel) as png:
+        with Image.open(root / rel.removesuffix(".png")) as film, Image.open(heat / rel) as png:
             w, h = film.size
             s = min(1.0, HEATMAP_LONG_EDGE / max(w, h))
+            assert s < 1.0  # the samples are larger than the display size
             assert png.mode == "RGB"
             assert abs(png.size[0] - w * s) <= 1 and abs(png.size[1] - h * s) <= 1  # the film's shape
             assert "not a diagnosis" in png.text["Comment"]
+            assert png.text["xrayviewer:model_id"] == "tiny-test-model"
     assert not list(heat.rglob(".*.tmp"))
 
 

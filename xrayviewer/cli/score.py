@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import logging
 import os
+import secrets
 import sys
-import tempfile
 import threading
 import time
+import warnings
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -141,7 +143,7 @@ def write_heatmap(film_path: Path, cam, out_png: Path, *, threshold: float, sha2
     out_png.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_png.with_name(f".{out_png.name}.tmp")
     try:
-        img.save(tmp, format="PNG", pnginfo=info, compress_level=3)
+        img.save(tmp, format="PNG", pnginfo=info, compress_level=1)  # ~25% faster than 3, files ~10% bigger
         os.replace(tmp, out_png)
     finally:
         tmp.unlink(missing_ok=True)
@@ -152,7 +154,15 @@ def run(args: argparse.Namespace) -> int:
     print(NOTICE, file=sys.stderr)
     leftovers: list[Path] = []  # temp files to remove however we leave
     try:
-        return _run(args, leftovers)
+        with warnings.catch_warnings():
+            if not getattr(args, "verbose", False):
+                # A damaged DICOM already becomes an error row with a clear message; pydicom's own
+                # warnings about it would only break up the progress bar.
+                import pydicom  # noqa: F401  (imported first: its import sets its logger's level)
+
+                warnings.filterwarnings("ignore", module=r"pydicom\b")
+                logging.getLogger("pydicom").setLevel(logging.ERROR)
+            return _run(args, leftovers)
     except KeyboardInterrupt:
         print("xrayviewer score: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -162,13 +172,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _open_temp_csv(csv_path: Path) -> tuple[int, Path]:
+    """Create the temp file beside the CSV (same file system, so the final rename is atomic).
+
+    Opened with O_EXCL rather than mkstemp so it gets the umask's permissions, like any file a user
+    writes, instead of mkstemp's owner-only 0600.
+    """
     if csv_path.is_dir():
-        raise OSError(f"{csv_path} is a folder")
+        raise IsADirectoryError(21, "it is a folder")
     parent = csv_path.parent
     if not parent.is_dir():
-        raise OSError(f"folder {parent} does not exist")
-    fd, name = tempfile.mkstemp(prefix=f".{csv_path.name}.", suffix=".partial", dir=parent)
-    return fd, Path(name)
+        raise FileNotFoundError(2, f"folder {parent} does not exist")
+    tmp = parent / f".{csv_path.name}.{os.getpid()}.{secrets.token_hex(4)}.partial"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    return fd, tmp
 
 
 def _run(args: argparse.Namespace, leftovers: list[Path]) -> int:
