@@ -125,6 +125,27 @@ def test_non_utf8_file_name(tmp_path: Path, samples: list[Path], tiny_model: Pat
     assert [r["path"] for r in read_csv(out)] == ["caf\\xe9-\\xff.jpeg"]
 
 
+def test_ctrl_c_stops_cleanly(good_dir: Path, tmp_path: Path, tiny_model: Path, monkeypatch, capsys) -> None:
+    from xrayviewer.inference import scoring
+
+    real = scoring.score_films
+
+    def interrupted(*args, **kwargs):
+        gen = real(*args, **kwargs)
+        yield next(gen)
+        yield next(gen)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(scoring, "score_films", interrupted)
+    out = tmp_path / "out.csv"
+    assert score(good_dir, "--csv", out, "--model", tiny_model) == 130
+    err = capsys.readouterr().err
+    assert "interrupted after 2 of 16 films" in err and "Traceback" not in err
+    assert not out.exists()  # never a CSV that looks complete but is not
+    assert len(read_csv(tmp_path / "out.csv.partial")) == 2
+    assert not list(tmp_path.glob(".out.csv.*"))
+
+
 def test_missing_model_exit_2(good_dir: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out.csv"
     assert score(good_dir, "--csv", out, "--model", tmp_path / "nope.onnx") == 2
