@@ -40,14 +40,20 @@ class DicomImage:
 
 
 class _TrackingBuffer(BytesIO):
-    """Remembers partial reads: pydicom stops quietly at a truncated element, we want to say so."""
+    """Notices truncation: pydicom stops quietly at a cut-off element, and we want to say so.
+
+    pydicom reads each element as an 8-byte header then its value. A clean end of file is therefore an
+    empty 8-byte read; the first read to come up short in any other way means the file was cut.
+    """
 
     short_read = False
+    _at_end = False
 
     def read(self, size: int | None = -1, /) -> bytes:
         chunk = super().read(size)
-        if size is not None and size > 0 and 0 < len(chunk) < size:
-            self.short_read = True
+        if size is not None and 0 < size and len(chunk) < size and not self._at_end:
+            self._at_end = True
+            self.short_read = bool(chunk) or size != 8
         return chunk
 
 
@@ -61,13 +67,11 @@ def decode_dicom(data: bytes, *, min_size: int | None = None, keep_modality: boo
             raise FilmError("truncated DICOM: file ends inside the header") from exc
         raise FilmError("corrupt DICOM: the header cannot be parsed") from exc
     truncated = buffer.short_read
-    sop = sop_class_name(ds)
-    if is_non_image_sop_class(ds):
-        raise FilmError(f"DICOM file has no image (SOP class: {sop})")
     keyword = next((k for k in _PIXEL_KEYWORDS if k in ds), None)
-    if keyword is None:
-        if truncated:
-            raise FilmError("truncated DICOM: file ends before the pixel data")
+    if keyword is None and (truncated or len(ds) == 0):  # len 0: nothing after the file meta header
+        raise FilmError("truncated DICOM: file ends before the pixel data")
+    sop = sop_class_name(ds)
+    if keyword is None or is_non_image_sop_class(ds):
         raise FilmError(f"DICOM file has no image (SOP class: {sop or 'not stated'})")
 
     rows, columns = _int(ds, "Rows"), _int(ds, "Columns")

@@ -93,8 +93,7 @@ def sop_class_name(ds: Dataset) -> str | None:
     uid = _sop_class_uid(ds)
     if not uid:
         return None
-    name = UID(uid).name
-    return name[: -len(" Storage")] if name.endswith(" Storage") else name
+    return UID(uid).name.replace(" Storage", "")
 
 
 def is_non_image_sop_class(ds: Dataset) -> bool:
@@ -113,7 +112,7 @@ def build_meta(ds: Dataset, transfer_syntax: str) -> dict[str, str]:
     """Short string values for the side panel; empty attributes are left out."""
     meta: dict[str, str] = {}
     for keyword, key in _META_FIELDS:
-        text = _text(ds.data_element(keyword))
+        text = _text(ds[keyword] if keyword in ds else None)
         if text:
             meta[key] = text
         if keyword == "PhotometricInterpretation":
