@@ -412,6 +412,7 @@ class MainWindow(QMainWindow):
         worker.finished_run.connect(lambda c, w=worker: self._on_finished(w, c))
         worker.finished.connect(lambda w=worker: self._reap(w))
         self.worker = worker
+        self._old_workers.add(worker)  # keeps the QThread alive until its thread has really ended
         self.run_state = "running"
         self.progress.setRange(0, len(paths))
         self.progress.setValue(0)
@@ -436,11 +437,11 @@ class MainWindow(QMainWindow):
         """Detach the current run: it stops after its batch in flight, and nothing it sends is used."""
         if self.worker is not None:
             self.worker.cancel()
-            self._old_workers.add(self.worker)
             self.worker = None
         self._scoring_ui_idle()
 
     def _reap(self, worker: ScoringWorker) -> None:
+        """QThread.finished: only now may the thread object go (destroying a running QThread aborts)."""
         self._old_workers.discard(worker)
         if worker is self.worker:
             self.worker = None
@@ -684,6 +685,7 @@ class MainWindow(QMainWindow):
         self.model.set_decision(logged.sha256, logged)
         self.review_panel.clear_note()
         self.review_panel.show_saved(logged)
+        self.review_panel.show_last_saved(item.name, logged)
         self.statusBar().showMessage(f"Saved: {item.name} = {label} ({reviewer})", 4000)
         self._update_counts()
         if target is not None:
@@ -789,6 +791,7 @@ class MainWindow(QMainWindow):
         """Stop background work before Qt objects go away (tests call this too)."""
         self._stop_worker()
         for w in list(self._old_workers):
+            w.cancel()
             w.wait(wait_ms)
         self.thumbs.shutdown()
         self.tasks.wait(wait_ms)

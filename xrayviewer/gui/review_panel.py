@@ -61,6 +61,9 @@ class ReviewPanel(QGroupBox):
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setObjectName("reviewStatus")
+        self.last_saved = QLabel()
+        self.last_saved.setWordWrap(True)
+        self.last_saved.setObjectName("lastSaved")
         self.history = QLabel()
         self.history.setWordWrap(True)
         self.history.setObjectName("reviewHistory")
@@ -77,6 +80,7 @@ class ReviewPanel(QGroupBox):
         layout.addLayout(grid)
         layout.addWidget(self.note)
         layout.addWidget(self.status)
+        layout.addWidget(self.last_saved)
         layout.addWidget(self.history)
         self.set_reviewer("")
         self.show_item(None)
@@ -106,6 +110,12 @@ class ReviewPanel(QGroupBox):
         note = f" — note: {d.note}" if d.note else ""
         self.status.setText(f"<span style='color:{colour}'>✔ Saved: <b>{d.decision}</b>, {verdict}</span>"
                             f"<br/><small>{d.reviewer}, {d.decided_at_utc}{note}</small>")
+
+    def show_last_saved(self, name: str, d: LoggedDecision) -> None:
+        """After auto-advance the saved film is off screen: confirm it here."""
+        verdict = "agrees" if d.agrees else "disagrees"
+        self.last_saved.setText(f"<small>Last saved: {name} → <b>{d.decision}</b> ({verdict} with the model)"
+                                "</small>")
 
     def show_unsaved(self, message: str) -> None:
         self.status.setText(f"<span style='color:#f5a524'>✘ NOT saved: {message}</span>")
