@@ -177,7 +177,7 @@ def test_dicom_decodes_like_its_source(name: str, build) -> None:
     assert film.original_size == (w, h)
     assert film.pixels.shape == (h, w)
     assert film.pixels.dtype == np.float32
-    assert 0.0 <= float(film.pixels.min()) and float(film.pixels.max()) <= 1.0
+    assert float(film.pixels.min()) >= 0.0 and float(film.pixels.max()) <= 1.0
     assert correlation(film.pixels, c.reference) > 0.95
     assert film.modality is not None and film.modality.dtype == np.float32
     if c.modality is not None:
@@ -200,7 +200,13 @@ def test_meta_and_phi(build) -> None:
     assert film.meta["StudyDate"] == "2024-01-31"
     assert film.meta["Rows"] == str(film.original_size[1])
     assert film.meta["TransferSyntax"] == "Explicit VR Little Endian"
-    assert {"PatientName", "PatientID", "PatientBirthDate", "AccessionNumber", "InstitutionName"} <= film.phi_keys
+    assert {
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "AccessionNumber",
+        "InstitutionName",
+    } <= film.phi_keys
     assert "Modality" not in film.phi_keys and "Rows" not in film.phi_keys
     assert all(isinstance(v, str) for v in film.meta.values())
 
@@ -246,7 +252,9 @@ def test_monochrome1_is_inverted_and_window_kept(source_gray, tmp_path) -> None:
     assert film.meta["PhotometricInterpretation"] == "MONOCHROME1"
 
 
-@pytest.mark.parametrize("name", ["j2k_lossless_12in16", "j2k_lossy_12in16", "jpeg_baseline_8bit", "multiframe_j2k"])
+@pytest.mark.parametrize(
+    "name", ["j2k_lossless_12in16", "j2k_lossy_12in16", "jpeg_baseline_8bit", "multiframe_j2k"]
+)
 def test_reduced_resolution_decode(name: str, build) -> None:
     c = build(name)
     full = load_film(c.path, keep_modality=True)
@@ -300,7 +308,9 @@ def test_pydicom_bundled_files_decode() -> None:
 def test_missing_pixel_data_is_a_clear_error(source_gray, tmp_path) -> None:
     ds = make_dataset(source_gray, sop_class="1.2.840.10008.5.1.4.1.1.1")
     del ds.PixelData
-    with pytest.raises(FilmError, match=r"^DICOM file has no image \(SOP class: Computed Radiography Image\)$"):
+    with pytest.raises(
+        FilmError, match=r"^DICOM file has no image \(SOP class: Computed Radiography Image\)$"
+    ):
         load_film(save(ds, tmp_path / "nopix.dcm"))
 
 
@@ -322,7 +332,9 @@ def test_non_image_class_with_pixels_is_refused(source_gray, tmp_path) -> None:
 
 def test_too_many_pixels_refused_before_decoding(tmp_path) -> None:
     ds = make_dataset(np.zeros((4, 4), np.uint16), Rows=20000, Columns=6000, NumberOfFrames=1)
-    with pytest.raises(FilmError, match=r"^image too large: 6000 x 20000 px exceeds the 100,000,000-pixel limit$"):
+    with pytest.raises(
+        FilmError, match=r"^image too large: 6000 x 20000 px exceeds the 100,000,000-pixel limit$"
+    ):
         load_film(save(ds, tmp_path / "bomb.dcm"))
     ds = make_dataset(np.zeros((4, 4), np.uint16), Rows=5000, Columns=5000, NumberOfFrames=5)
     with pytest.raises(FilmError, match=r"image too large: 5000 x 5000 px x 5 frames"):

@@ -51,7 +51,7 @@ class _TrackingBuffer(BytesIO):
 
     def read(self, size: int | None = -1, /) -> bytes:
         chunk = super().read(size)
-        if size is not None and 0 < size and len(chunk) < size and not self._at_end:
+        if size is not None and size > 0 and len(chunk) < size and not self._at_end:
             self._at_end = True
             self.short_read = bool(chunk) or size != 8
         return chunk

@@ -112,7 +112,7 @@ def build_meta(ds: Dataset, transfer_syntax: str) -> dict[str, str]:
     """Short string values for the side panel; empty attributes are left out."""
     meta: dict[str, str] = {}
     for keyword, key in _META_FIELDS:
-        text = _text(ds[keyword] if keyword in ds else None)
+        text = _text(_element(ds, keyword))
         if text:
             meta[key] = text
         if keyword == "PhotometricInterpretation":
@@ -128,6 +128,13 @@ def _sop_class_uid(ds: Dataset) -> str:
         file_meta = getattr(ds, "file_meta", None)
         uid = file_meta.get("MediaStorageSOPClassUID") if file_meta is not None else None
     return str(uid or "").strip().rstrip("\x00")
+
+
+def _element(ds: Dataset, keyword: str) -> DataElement | None:
+    try:
+        return ds[keyword]
+    except KeyError:
+        return None
 
 
 def _text(elem: DataElement | None) -> str:
