@@ -89,7 +89,14 @@ def threshold_table(labels: np.ndarray, probs: np.ndarray, card_threshold: float
         t = threshold_for_sensitivity(labels, probs, target)
         if math.isfinite(t):
             rows.append((f"sensitivity >= {target:.2f} on this set", t))
-    return [{"rule": rule, **confusion_at(labels, probs, t)} for rule, t in rows]
+    merged: list[tuple[str, float]] = []
+    for rule, t in rows:  # one row per distinct threshold (e.g. a card threshold of 0.5)
+        same = next((i for i, (_, u) in enumerate(merged) if abs(u - t) < 1e-12), None)
+        if same is None:
+            merged.append((rule, t))
+        else:
+            merged[same] = (f"{merged[same][0]}; {rule}", t)
+    return [{"rule": rule, **confusion_at(labels, probs, t)} for rule, t in merged]
 
 
 def curves(labels: np.ndarray, probs: np.ndarray) -> dict[str, Any]:

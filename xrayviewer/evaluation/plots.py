@@ -21,10 +21,16 @@ _BLUE, _ORANGE, _GREEN, _RED, _GREY = "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"
 
 
 def _qt() -> Any:
-    """Import pyqtgraph with a QApplication ready, choosing the offscreen platform when headless."""
-    if "PySide6.QtGui" not in sys.modules and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform in ("win32", "darwin")
-    ):
+    """Import pyqtgraph with a QApplication ready, choosing the offscreen platform when headless.
+
+    The platform is read when the QApplication is created (not when Qt is imported), so this also works
+    after something else imported PySide6, as long as no application exists yet.
+    """
+    from PySide6.QtWidgets import QApplication
+
+    headless = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                    or sys.platform in ("win32", "darwin"))
+    if headless and QApplication.instance() is None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import pyqtgraph as pg
     import pyqtgraph.exporters  # noqa: F401  (registers ImageExporter)

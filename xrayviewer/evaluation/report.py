@@ -240,6 +240,16 @@ def _feature_maps(out_dir: Path, engine: Engine, scored: Sequence[Scored], want:
     return films
 
 
+def _dataset_summary(dataset: Dataset) -> str:
+    """Films per split and class in the whole source (the reader's own summary also lists zero skips)."""
+    parts = []
+    for name in ("train", "val", "test"):
+        labels = [s.label for s in dataset.split(name)]
+        if labels:
+            parts.append(f"{name}: {len(labels)} ({labels.count(0)} NORMAL, {labels.count(1)} PNEUMONIA)")
+    return "; ".join(parts)
+
+
 def _card_summary(engine: Engine) -> dict[str, Any]:
     c = engine.card
     return {"id": c.id, "file": engine.path.name, "architecture": c.architecture, "input_size": c.input_size,
@@ -292,9 +302,10 @@ def write_report(
     figures: dict[str, str | None] = {"roc": None, "pr": None, "calibration": None, "histogram": None,
                                       "training": None}
     if metrics.both_classes(y):
-        at_half = next(r for r in summary["thresholds"] if r["rule"] == "0.5")
-        points = [(f"card threshold {threshold:.3g}", 1 - conf["specificity"], conf["sensitivity"]),
-                  ("0.5", 1 - at_half["specificity"], at_half["sensitivity"])]
+        points = [(f"card threshold {threshold:.3g}", 1 - conf["specificity"], conf["sensitivity"])]
+        if abs(threshold - 0.5) > 1e-9:
+            half = metrics.confusion_at(y, p, 0.5)
+            points.append(("0.5", 1 - half["specificity"], half["sensitivity"]))
         figures["roc"] = fig.draw("roc.png", "ROC curve", "roc_plot", curves["fpr"], curves["tpr"],
                                   curves["roc_auc"], points)
         figures["pr"] = fig.draw("pr.png", "precision-recall curve", "pr_plot", curves["recall"],
@@ -335,7 +346,7 @@ def write_report(
             "selected": len(scored), "scored": len(ok), "unreadable": len(failed),
             "selected_by_label": dict(selected),
             "scored_by_subtype": dict(Counter(s.sample.subtype or "unspecified" for s in ok)),
-            "dataset_summary": dataset.summary(),
+            "dataset_summary": _dataset_summary(dataset),
             "skipped_by_reader": {k: v for k, v in dataset.skipped.items() if v},
         },
         **{k: v for k, v in summary.items() if k != "curves"},
