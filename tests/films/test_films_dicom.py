@@ -13,6 +13,7 @@ from pydicom.pixels import get_encoder
 
 from xrayviewer.films import FilmError, load_film
 
+from .jpeg_lossless import encode_lossless_sv1
 from .testkit import correlation, encapsulate_frames, jpeg_bytes, make_dataset, save
 
 
@@ -96,6 +97,19 @@ def jpegls_near_lossless_8bit(src8, src12, d):
     ds = make_dataset(src8)
     ds.compress(uid.JPEGLSNearLossless, jls_error=3)
     return Case(save(ds, d / "jpegls_near.dcm"), src8)
+
+
+@case
+def jpeg_lossless_sv1_12in16(src8, src12, d):
+    ds = make_dataset(src12, bits_stored=12)
+    encapsulate_frames(ds, [encode_lossless_sv1(src12, 12)], uid.JPEGLosslessSV1)
+    return Case(save(ds, d / "jpeg_ll_sv1.dcm"), src8, src12)
+
+
+@case
+def jpeg_lossless_p14_8bit(src8, src12, d):
+    ds = encapsulate_frames(make_dataset(src8), [encode_lossless_sv1(src8, 8)], uid.JPEGLossless)
+    return Case(save(ds, d / "jpeg_ll.dcm"), src8, src8)
 
 
 @case
