@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from xrayviewer.inference.heatmap import colormap, overlay, to_display_gray
 
@@ -75,13 +75,6 @@ def model_input(image: np.ndarray, size: int = 2 * FEATURE_CELL) -> Image.Image:
     """The preprocessed [S, S] input in [0, 1] as the network sees it (squashed square)."""
     arr = (np.clip(np.asarray(image, dtype=np.float32), 0, 1) * 255).round().astype(np.uint8)
     return Image.fromarray(arr).resize((size, size), Image.Resampling.BILINEAR).convert("RGB")
-
-
-def placeholder(text: str, size: tuple[int, int] = (THUMB, THUMB)) -> Image.Image:
-    """A grey tile saying why an image is missing, so the gallery grid keeps its shape."""
-    img = Image.new("RGB", size, (230, 230, 230))
-    ImageDraw.Draw(img).multiline_text((8, 8), text, fill=(60, 60, 60))
-    return img
 
 
 def save_png(img: Image.Image, path: Path) -> Path:

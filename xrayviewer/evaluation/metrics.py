@@ -88,7 +88,7 @@ def threshold_table(labels: np.ndarray, probs: np.ndarray, card_threshold: float
     for target in SENSITIVITY_TARGETS:
         t = threshold_for_sensitivity(labels, probs, target)
         if math.isfinite(t):
-            rows.append((f"sensitivity >= {target:.2f} on this set", t))
+            rows.append((f"sensitivity ≥ {target:.2f} on this set", t))
     merged: list[tuple[str, float]] = []
     for rule, t in rows:  # one row per distinct threshold (e.g. a card threshold of 0.5)
         same = next((i for i, (_, u) in enumerate(merged) if abs(u - t) < 1e-12), None)

@@ -199,6 +199,9 @@ def training_plot(path: Path, history: Sequence[dict[str, Any]]) -> Path:
         if yrange:
             p.setYRange(*yrange, padding=0.05)
         p.setLabel("bottom", "epoch")
+        if len(xa):  # whole epochs only: pyqtgraph would otherwise tick 1.5, 2.5, ...
+            step = max(1, math.ceil(len(xa) / 10))
+            p.getAxis("bottom").setTicks([[(float(e), str(int(e))) for e in xa[::step]]])
         p.showGrid(x=True, y=True, alpha=0.25)
         p.setMouseEnabled(False, False)
         win.ci.layout.setColumnStretchFactor(col, 1)
