@@ -150,3 +150,13 @@ def test_usage_errors_exit_2(problem: str, tiny_model: Path, kaggle_tree: Path, 
         args["--run-dir"] = str(tmp_path / "no-such-run")
     assert main(["evaluate", *[x for kv in args.items() for x in kv]]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_missing_sklearn_is_a_clear_usage_error(tiny_model: Path, kaggle_tree: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sklearn.metrics", None)  # makes `import sklearn.metrics` fail
+    rc = main(["evaluate", "--model", str(tiny_model), "--data", str(kaggle_tree), "--out", str(tmp_path)])
+    assert rc == 2 and "pip install 'xrayviewer[report]'" in capsys.readouterr().err
