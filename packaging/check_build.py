@@ -1,0 +1,243 @@
+"""Smoke-test the PyInstaller build in dist/xrayviewer/ the way a user would run it.
+
+Run after packaging/build.sh (packaging/check_build.sh runs this with the project venv). It proves:
+the binary starts; `score` on the bundled samples writes 16 good rows; DICOMs in JPEG 2000, RLE and
+JPEG-LS transfer syntaxes decode (JPEG-LS has no decoder but the pydicom plugins, so it shows they are
+found at runtime, entry points included); the GUI starts offscreen and stays up; the bundle holds no
+torch/sklearn/onnx; and, when strace is installed, the frozen scorer opens no network connection.
+
+Everything it writes goes to a temp folder (XDG_* dirs included), never the user's real settings/logs.
+Exit 0 when every check passes. Needs numpy, pillow, pydicom (+ onnx if no model is bundled).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "resources" / "samples"
+EXPECTED_SAMPLES = 16
+# Python packages that must not be in the bundle (the runtime never needs them).
+FORBIDDEN = ("torch", "torchvision", "sklearn", "scipy", "onnx", "onnxscript")
+# pydicom decoder plugins: import name -> dist-info prefix whose entry_points.txt pylibjpeg reads.
+PLUGINS = {"libjpeg": "pylibjpeg_libjpeg-", "openjpeg": "pylibjpeg_openjpeg-", "rle": "pylibjpeg_rle-"}
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def check(results: list[tuple[str, bool, str]], name: str, fn: Callable[[], str]) -> None:
+    """Run one check, print PASS/FAIL with its timing and record it."""
+    t0 = time.perf_counter()
+    try:
+        detail, ok = fn(), True
+    except CheckFailed as exc:
+        detail, ok = str(exc), False
+    line = f"{'PASS' if ok else 'FAIL'} {name}: {detail} [{time.perf_counter() - t0:.1f} s]"
+    results.append((name, ok, line))
+    print(line, flush=True)
+
+
+def sh(cmd: list[str], env: dict[str, str], timeout: float = 300, **kw) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def tail(text: str, n: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-n:])
+
+
+def check_csv(path: Path, expected: int) -> str:
+    """Every row ok with a probability in [0, 1]; returns a one-line summary."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if len(rows) != expected:
+        raise CheckFailed(f"{path.name}: {len(rows)} rows, expected {expected}")
+    bad = [r for r in rows if r["status"] != "ok" or not 0.0 <= float(r["pneumonia_probability"] or "nan") <= 1.0]
+    if bad:
+        raise CheckFailed(f"{len(bad)} bad rows, e.g. {bad[0]}")
+    probs = [float(r["pneumonia_probability"]) for r in rows]
+    return f"{len(rows)} rows ok, p in [{min(probs):.3f}, {max(probs):.3f}], model {rows[0]['model_id']}"
+
+
+def make_dicoms(folder: Path) -> list[str]:
+    """12-bit DICOMs of a sample film in compressed transfer syntaxes; returns the syntax names made."""
+    import numpy as np
+    from PIL import Image
+    from pydicom import uid
+    from pydicom.dataset import Dataset, FileMetaDataset
+
+    src = sorted(SAMPLES.glob("*.jpeg"))[0]
+    gray = np.asarray(Image.open(src).convert("L").resize((384, 320)), dtype=np.uint16) << 4  # 12-bit
+
+    made = []
+    for name, syntax in (("j2k", uid.JPEG2000Lossless), ("rle", uid.RLELossless), ("jpegls", uid.JPEGLSLossless)):
+        ds = Dataset()
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1"  # Computed Radiography
+        ds.file_meta.MediaStorageSOPInstanceUID = uid.generate_uid()
+        ds.file_meta.TransferSyntaxUID = uid.ExplicitVRLittleEndian
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+        ds.Modality = "CR"
+        ds.PatientName = "Check^Build"
+        ds.Rows, ds.Columns = gray.shape
+        ds.SamplesPerPixel = 1
+        ds.PhotometricInterpretation = "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+        ds.PixelData = gray.tobytes()
+        try:
+            ds.compress(syntax, gray)
+        except (RuntimeError, NotImplementedError, ImportError) as exc:
+            print(f"note: cannot make a {syntax.name} DICOM here (no encoder: {exc}); skipped", flush=True)
+            continue
+        ds.save_as(folder / f"check-{name}.dcm", enforce_file_format=True)
+        made.append(syntax.name)
+    if not made:
+        raise CheckFailed("could not encode any compressed DICOM")
+    return made
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dist", type=Path, default=ROOT / "dist" / "xrayviewer", help="the one-folder build")
+    parser.add_argument("--gui-seconds", type=float, default=8.0, help="how long the GUI must stay up")
+    args = parser.parse_args(argv)
+
+    exe = args.dist / "xrayviewer"
+    if not exe.is_file():
+        print(f"no build at {exe}: run packaging/build.sh first", file=sys.stderr)
+        return 2
+    internal = args.dist / "_internal"
+    results: list[tuple[str, bool, str]] = []
+    tmp = Path(tempfile.mkdtemp(prefix="xrayviewer-check-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XRAYVIEWER_", "PYTHON"))}
+    env.update(QT_QPA_PLATFORM="offscreen", HOME=str(tmp / "home"), XDG_CONFIG_HOME=str(tmp / "config"),
+               XDG_DATA_HOME=str(tmp / "data"), XDG_STATE_HOME=str(tmp / "state"),
+               XDG_CACHE_HOME=str(tmp / "cache"), XRAYVIEWER_SETTINGS=str(tmp / "settings.ini"))
+    try:
+        def bundle() -> str:
+            size = sum(p.stat().st_size for p in args.dist.rglob("*") if p.is_file() and not p.is_symlink())
+            present = [m for m in FORBIDDEN if (internal / m).is_dir()]
+            if present:
+                raise CheckFailed(f"bundle contains {present}")
+            missing = []
+            if not (internal / "pylibjpeg").is_dir():
+                missing.append("pylibjpeg")
+            for module, dist in PLUGINS.items():
+                if not (internal / module).is_dir():
+                    missing.append(module)
+                if not any((d / "entry_points.txt").is_file() for d in internal.glob(f"{dist}*.dist-info")):
+                    missing.append(f"{dist} entry points")
+            if missing:
+                raise CheckFailed(f"decoder plugins missing: {missing}")
+            if not (internal / "resources" / "samples").is_dir():
+                raise CheckFailed("resources/samples not bundled")
+            models = sorted(p.name for p in (internal / "models").glob("*.onnx"))
+            return f"{size / 2**20:.0f} MiB; no {'/'.join(FORBIDDEN)}; plugins + entry points present; " \
+                   f"bundled model: {models or 'NONE (using a tiny test model)'}"
+
+        check(results, "bundle contents", bundle)
+
+        def version() -> str:
+            r = sh([str(exe), "--version"], env, timeout=60)
+            if r.returncode != 0 or "xrayviewer" not in r.stdout:
+                raise CheckFailed(f"rc={r.returncode}\n{tail(r.stdout + r.stderr)}")
+            return r.stdout.strip()
+
+        check(results, "--version", version)
+
+        model_args: list[str] = []
+        if not list((internal / "models").glob("*.onnx")):
+            sys.path.insert(0, str(ROOT))
+            from tests.helpers.tiny_model import build_tiny_model  # needs onnx (the test extra)
+
+            model_args = ["--model", str(build_tiny_model(tmp / "tiny.onnx"))]
+
+        def score_samples() -> str:
+            out = tmp / "samples.csv"
+            r = sh([str(exe), "score", str(SAMPLES), "--csv", str(out), *model_args], env)
+            if r.returncode != 0:
+                raise CheckFailed(f"rc={r.returncode}\n{tail(r.stderr)}")
+            return check_csv(out, EXPECTED_SAMPLES)
+
+        check(results, "score resources/samples", score_samples)
+
+        def score_dicoms() -> str:
+            folder = tmp / "dicoms"
+            folder.mkdir()
+            made = make_dicoms(folder)
+            out = tmp / "dicoms.csv"
+            r = sh([str(exe), "score", str(folder), "--csv", str(out), *model_args], env)
+            if r.returncode != 0:
+                detail = out.read_text(encoding="utf-8") if out.is_file() else ""
+                raise CheckFailed(f"rc={r.returncode}\n{tail(r.stderr)}\n{detail}")
+            return f"{', '.join(made)}: {check_csv(out, len(made))}"
+
+        check(results, "score compressed DICOMs", score_dicoms)
+
+        def no_network() -> str:
+            strace = shutil.which("strace")
+            if strace is None:
+                return "skipped: strace not installed"
+            trace = tmp / "strace.txt"
+            r = sh([strace, "-f", "-qq", "-e", "trace=connect,sendto", "-o", str(trace), str(exe), "score",
+                    str(SAMPLES), "--csv", str(tmp / "strace.csv"), "-q", *model_args], env)
+            if r.returncode != 0:
+                raise CheckFailed(f"rc={r.returncode}\n{tail(r.stderr)}")
+            lines = trace.read_text(encoding="utf-8", errors="replace").splitlines()
+            inet = [ln for ln in lines if "AF_INET" in ln]
+            if inet:
+                raise CheckFailed(f"network connections attempted: {inet[:3]}")
+            unix = [ln for ln in lines if "AF_UNIX" in ln]
+            return f"no AF_INET/AF_INET6 connect() ({len(unix)} AF_UNIX, e.g. nscd/dbus, allowed)"
+
+        check(results, "frozen score opens no network socket", no_network)
+
+        def gui_help() -> str:
+            r = sh([str(exe), "gui", "--help"], env, timeout=60)
+            if r.returncode != 0 or "usage" not in r.stdout:
+                raise CheckFailed(f"rc={r.returncode}\n{tail(r.stdout + r.stderr)}")
+            return "usage shown"
+
+        check(results, "gui --help", gui_help)
+
+        def gui_starts() -> str:
+            log = tmp / "agreement.sqlite3"
+            cmd = [str(exe), "gui", str(SAMPLES), "--log", str(log), *model_args]
+            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                out, err = proc.communicate(timeout=args.gui_seconds)
+            except subprocess.TimeoutExpired:
+                proc.terminate()
+                try:
+                    out, err = proc.communicate(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    out, err = proc.communicate()
+                crashes = list((tmp / "state").rglob("crash-*.txt"))
+                if "Traceback" in err or crashes:
+                    raise CheckFailed(f"errors while running: {crashes}\n{tail(err)}") from None
+                return f"still running after {args.gui_seconds:g} s (offscreen), no traceback, no crash report"
+            raise CheckFailed(f"exited early with rc={proc.returncode}\n{tail(out + err)}")
+
+        check(results, "gui starts offscreen", gui_starts)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    failed = [name for name, ok, _ in results if not ok]
+    print(f"\n{len(results) - len(failed)}/{len(results)} checks passed" + (f"; FAILED: {failed}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
