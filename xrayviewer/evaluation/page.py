@@ -20,7 +20,8 @@ table.cm td{min-width:7em;text-align:center;font-size:1.1em}td.ok{background:#e8
 .gallery{display:flex;flex-wrap:wrap;gap:1em}.gallery figure{margin:0;width:min(100%,520px)}
 .gallery img{max-width:100%;border:1px solid #ddd}figcaption{font-size:.85em}
 .fn{color:#b00020;font-weight:600}.fp{color:#8a5a00;font-weight:600}
-.feat td{vertical-align:top;text-align:center}.feat img{border:1px solid #ddd}
+.feat td{vertical-align:top;text-align:center}.feat img{border:1px solid #ddd;max-width:100%;height:auto}
+.feat{overflow-x:auto;display:block}
 ul.notes li{margin:.2em 0}
 """
 
@@ -208,10 +209,10 @@ def _features(features: Sequence[dict[str, Any]]) -> str:
     depths = [d["output"] for d in features[0]["depths"]]
     rows = []
     for f in features:
-        cells = [f'<td>{_img(f["input"], "model input")}<br><span class="muted">model input</span></td>']
+        cells = [f'<td>{_img(f["input"], "model input", 160)}<br><span class="muted">model input</span></td>']
         for d in f["depths"]:
             c, h, w = d["shape"]
-            cells.append(f'<td>{_img(d["image"], d["output"])}<br><span class="muted">{_e(d["output"])}: '
+            cells.append(f'<td>{_img(d["image"], d["output"], 240)}<br><span class="muted">{_e(d["output"])}: '
                          f"{d['shown']} of {c} channels, {h}×{w}</span></td>")
         rows.append(f'<tr><th class="l">{_e(f["name"])}<br>{_e(f["label"])}, p = {f["probability"]:.3f}</th>'
                     + "".join(cells) + "</tr>")
