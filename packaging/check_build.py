@@ -190,16 +190,16 @@ def main(argv: list[str] | None = None) -> int:
             if strace is None:
                 return "skipped: strace not installed"
             trace = tmp / "strace.txt"
-            r = sh([strace, "-f", "-qq", "-e", "trace=connect,sendto", "-o", str(trace), str(exe), "score",
+            r = sh([strace, "-f", "-qq", "-e", "trace=connect,bind,sendto", "-o", str(trace), str(exe), "score",
                     str(SAMPLES), "--csv", str(tmp / "strace.csv"), "-q", *model_args], env)
             if r.returncode != 0:
                 raise CheckFailed(f"rc={r.returncode}\n{tail(r.stderr)}")
             lines = trace.read_text(encoding="utf-8", errors="replace").splitlines()
-            inet = [ln for ln in lines if "AF_INET" in ln]
+            inet = [ln for ln in lines if "sa_family=AF_INET" in ln]  # AF_INET and AF_INET6
             if inet:
                 raise CheckFailed(f"network connections attempted: {inet[:3]}")
             unix = [ln for ln in lines if "AF_UNIX" in ln]
-            return f"no AF_INET/AF_INET6 connect() ({len(unix)} AF_UNIX, e.g. nscd/dbus, allowed)"
+            return f"no AF_INET/AF_INET6 connect/bind/sendto ({len(unix)} AF_UNIX, e.g. nscd/dbus, allowed)"
 
         check(results, "frozen score opens no network socket", no_network)
 
