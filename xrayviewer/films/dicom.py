@@ -20,7 +20,7 @@ from pydicom.pixels import apply_color_lut, get_decoder
 from . import voi
 from .dicom_meta import PHI_KEYS, build_meta, is_non_image_sop_class, sop_class_name
 from .dicom_reduced import FrameInfo, decode_reduced
-from .errors import FilmError
+from .errors import FilmError, is_decoder_failure
 from .limits import check_pixel_count
 from .sniff import has_dicom_preamble
 
@@ -66,7 +66,17 @@ def decode_dicom(data: bytes, *, min_size: int | None = None, keep_modality: boo
         if buffer.short_read:
             raise FilmError("truncated DICOM: file ends inside the header") from exc
         raise FilmError("corrupt DICOM: the header cannot be parsed") from exc
-    truncated = buffer.short_read
+    try:
+        return _decode(ds, buffer.short_read, min_size, keep_modality)
+    except (FilmError, MemoryError):
+        raise
+    except BaseException as exc:  # pydicom converts attributes lazily: damage surfaces on first access
+        if not is_decoder_failure(exc):
+            raise
+        raise FilmError("corrupt DICOM: a header attribute is damaged") from exc
+
+
+def _decode(ds: Dataset, truncated: bool, min_size: int | None, keep_modality: bool) -> DicomImage:
     keyword = next((k for k in _PIXEL_KEYWORDS if k in ds), None)
     if keyword is None and (truncated or len(ds) == 0):  # len 0: nothing after the file meta header
         raise FilmError("truncated DICOM: file ends before the pixel data")
@@ -84,9 +94,11 @@ def decode_dicom(data: bytes, *, min_size: int | None = None, keep_modality: boo
 
     try:
         arr = _first_frame(ds, tsyntax, keyword, frames, min_size)
-    except (FilmError, MemoryError):
+    except MemoryError:
         raise
-    except Exception as exc:
+    except BaseException as exc:  # BaseException: pylibjpeg-rle's Rust panics are not Exceptions
+        if not is_decoder_failure(exc):
+            raise
         raise FilmError(_decode_error(exc, tsyntax, truncated)) from exc
     if truncated:
         notes.append("the file ends early, after the pixel data; some attributes may be missing")
@@ -120,7 +132,9 @@ def _first_frame(
             reduced = decode_reduced(frame, tsyntax, info, min_size)
         except MemoryError:
             raise
-        except Exception:  # an unusual codestream: the full decode below decides (and names any error)
+        except BaseException as exc:  # unusual codestream: the full decode below decides and names errors
+            if not is_decoder_failure(exc):
+                raise
             reduced = None
         if reduced is not None:
             return reduced

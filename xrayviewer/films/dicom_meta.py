@@ -24,6 +24,7 @@ _NON_IMAGE_PREFIXES = (
     "1.2.840.10008.5.1.4.1.1.90.",  # content assessment results
     "1.2.840.10008.5.1.4.1.1.91.",  # microscopy annotations
 )
+_UID_CHARS = frozenset("0123456789.")
 _RT_PREFIX = "1.2.840.10008.5.1.4.1.1.481."
 _RT_IMAGE = "1.2.840.10008.5.1.4.1.1.481.1"
 
@@ -123,11 +124,13 @@ def build_meta(ds: Dataset, transfer_syntax: str) -> dict[str, str]:
 
 
 def _sop_class_uid(ds: Dataset) -> str:
-    uid = ds.get("SOPClassUID")
-    if not uid:
-        file_meta = getattr(ds, "file_meta", None)
-        uid = file_meta.get("MediaStorageSOPClassUID") if file_meta is not None else None
-    return str(uid or "").strip().rstrip("\x00")
+    """The SOP class UID from the dataset or its file meta; "" when absent or not a well-formed UID."""
+    file_meta = getattr(ds, "file_meta", None)
+    for value in (ds.get("SOPClassUID"), file_meta.get("MediaStorageSOPClassUID") if file_meta else None):
+        text = str(value or "").strip().rstrip("\x00")
+        if text and len(text) <= 64 and _UID_CHARS.issuperset(text):
+            return text
+    return ""
 
 
 def _element(ds: Dataset, keyword: str) -> DataElement | None:

@@ -15,6 +15,8 @@ import numpy as np
 from PIL import Image
 from pydicom import uid
 
+from .raster import pillow_to_array
+
 _J2K_SYNTAXES = frozenset({uid.JPEG2000Lossless, uid.JPEG2000})
 _JPEG8_SYNTAXES = frozenset({uid.JPEGBaseline8Bit, uid.JPEGExtended12Bit})
 _J2K_SOC_SIZ = b"\xff\x4f\xff\x51"
@@ -83,7 +85,7 @@ def _j2k(frame: bytes, info: FrameInfo, min_size: int) -> np.ndarray | None:
         img.load()
         if img.mode not in ("L", "I;16", "I;16L"):
             return None
-        arr = np.array(img)  # writable copy: corrected in place below
+        arr = pillow_to_array(img)  # writable copy: corrected in place below
     # Pillow scales N-bit samples up to 8/16 bits and offsets signed ones to unsigned (like pydicom's
     # Pillow plugin, undo both so the values match pydicom's full decode).
     container = arr.dtype.itemsize * 8
@@ -103,4 +105,4 @@ def _jpeg(frame: bytes, min_size: int) -> np.ndarray | None:
         if img.size == full or img.mode != "L":
             return None
         img.load()
-        return np.asarray(img)
+        return pillow_to_array(img)

@@ -18,3 +18,15 @@ class FilmError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+_NEVER_WRAPPED = (KeyboardInterrupt, SystemExit, GeneratorExit, FilmError)
+
+
+def is_decoder_failure(exc: BaseException) -> bool:
+    """True for errors a decoder may raise on bad data, which we turn into a FilmError.
+
+    Besides ordinary exceptions this includes Rust panics from pylibjpeg-rle (PyO3's PanicException
+    derives from BaseException), but never Ctrl-C, interpreter exit or our own FilmError.
+    """
+    return not isinstance(exc, _NEVER_WRAPPED)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import limits
 from .dicom import decode_dicom
-from .errors import FilmError
+from .errors import FilmError, is_decoder_failure
 from .film import Film
 from .raster import decode_raster
 from .sniff import HEAD_BYTES, describe_unknown, sniff
@@ -42,7 +42,9 @@ def load_film(path: Path, *, min_size: int | None = None, keep_modality: bool = 
         raise FilmError("not enough memory to decode this image", sha256=sha256) from exc
     except RecursionError as exc:
         raise FilmError("corrupt image: nested too deeply to read", sha256=sha256) from exc
-    except Exception as exc:  # the boundary: no decoder's raw message or traceback reaches the user
+    except BaseException as exc:  # the boundary: no decoder's raw message or traceback reaches the user
+        if not is_decoder_failure(exc):
+            raise
         raise FilmError(f"could not decode this image ({type(exc).__name__})", sha256=sha256) from exc
 
 

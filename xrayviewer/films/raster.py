@@ -35,11 +35,11 @@ def decode_raster(data: bytes, kind: str, min_size: int | None = None) -> Raster
     >= min_size: several times faster than a full decode for a model that needs a few hundred pixels.
     """
     name = _NAMES[kind]
+    if kind == "png":
+        check_png_chunks(data)  # first, so a damaged size field is reported as damage
     header_size = png_size(data) if kind == "png" else jpeg_size(data)
     if header_size is not None:
         check_pixel_count(*header_size)
-    if kind == "png":
-        check_png_chunks(data)
     try:
         img = Image.open(BytesIO(data), formats=_PIL_FORMATS[kind])
     except Image.DecompressionBombError as exc:
@@ -104,7 +104,7 @@ def _to_gray_array(img: Image.Image) -> np.ndarray:
     """2-D uint8 or uint16 array. Colour is reduced to luma; alpha is dropped (X-rays are opaque)."""
     mode = img.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
-        arr = np.asarray(img)
+        arr = pillow_to_array(img) if mode == "I;16" else np.asarray(img)
         return arr if arr.dtype.isnative else arr.astype(arr.dtype.newbyteorder("="))
     if mode in ("I", "F"):
         arr = np.asarray(img)
@@ -116,7 +116,34 @@ def _to_gray_array(img: Image.Image) -> np.ndarray:
         img = img.getchannel("L")
     elif mode != "L":
         img = img.convert("L")
-    return np.asarray(img)
+    return pillow_to_array(img)
+
+
+_SHARED_MODES = {"L": np.uint8, "I;16": np.uint16}
+
+
+def pillow_to_array(img: Image.Image) -> np.ndarray:
+    """A writable numpy copy of an "L" or "I;16" image, about 30x faster than ``np.asarray(img)``.
+
+    ``np.asarray`` goes through ``tobytes()``, which encodes in 64 KB chunks and joins them: ~15 ms for
+    a 2000 x 1600 film. Pasting into an image that maps a numpy buffer is one memcpy per row. The
+    buffer-sharing relies on ``Image.frombuffer``'s documented "raw" mapping; the first row is checked
+    and any surprise falls back to ``np.asarray``.
+    """
+    dtype = _SHARED_MODES.get(img.mode)
+    if dtype is None or img.width == 0 or img.height == 0:
+        return np.array(img)
+    arr = np.empty((img.height, img.width), dtype=dtype)
+    try:
+        target = Image.frombuffer(img.mode, img.size, arr, "raw", img.mode, 0, 1)
+        target.readonly = False  # frombuffer marks mapped memory read-only; we own it, so allow paste
+        target.paste(img, (0, 0))
+        del target
+        if np.array_equal(arr[:1], np.asarray(img.crop((0, 0, img.width, 1)))):
+            return arr
+    except (ValueError, TypeError, AttributeError):
+        pass
+    return np.array(img)
 
 
 def _stretch_to_uint16(arr: np.ndarray, lo: float, hi: float) -> np.ndarray:
