@@ -256,6 +256,7 @@ def test_voi_lut_sequence_wins_over_window(source12, source_gray, tmp_path) -> N
     film = load_film(save(ds, tmp_path / "lut.dcm"))
     np.testing.assert_allclose(film.pixels, lut[source12] / 60000, atol=1e-6)
     assert correlation(film.pixels, source_gray) > 0.95
+    assert film.window_presets[0] == (2047.5, 4096.0, "VOI LUT range")
 
 
 def test_monochrome1_is_inverted_and_window_kept(source_gray, tmp_path) -> None:

@@ -168,17 +168,20 @@ def _display(
     values = voi.modality_values(arr, ds)
     lo, hi = float(np.min(values)), float(np.max(values))
     windows = voi.windows(ds)
+    presets = [(w.center, w.width, w.label) for w in windows]
     lut_items = ds.get("VOILUTSequence") or []
     if lut_items and "LUTData" in lut_items[0] and "LUTDescriptor" in lut_items[0]:
         little_endian = ds.original_encoding[1] is not False
-        pixels = voi.apply_lut(values, lut_items[0], little_endian)
+        signed = _int(ds, "PixelRepresentation") == 1
+        pixels = voi.apply_lut(values, lut_items[0], little_endian, signed)
+        first, entries = voi.lut_input_range(lut_items[0], signed)  # a linear stand-in for re-windowing
+        presets.insert(0, (first + (entries - 1) / 2, float(entries), "VOI LUT range"))
     elif windows:
         pixels = voi.apply_window(values, windows[0])
     else:
         pixels = voi.full_range(values, lo, hi)
     if photometric == "MONOCHROME1":
         np.subtract(np.float32(1.0), pixels, out=pixels)
-    presets = [(w.center, w.width, w.label) for w in windows]
     if math.isfinite(lo) and math.isfinite(hi):
         presets.append(((lo + hi) / 2, max(hi - lo, 1e-6), "Full range"))
     modality = None

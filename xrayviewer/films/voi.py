@@ -86,10 +86,21 @@ def apply_window(values: np.ndarray, window: Window) -> np.ndarray:
     return out
 
 
-def apply_lut(values: np.ndarray, item: Dataset, little_endian: bool) -> np.ndarray:
+def lut_input_range(item: Dataset, signed: bool) -> tuple[int, int]:
+    """(first mapped value, number of entries) of a LUT Descriptor.
+
+    The descriptor's VR is US or SS depending on the pixels; read as US, a negative first value of
+    signed data shows up above 32767.
+    """
+    entries, first = int(item.LUTDescriptor[0]), int(item.LUTDescriptor[1])
+    if signed and first > 32767:
+        first -= 65536
+    return first, entries or 65536
+
+
+def apply_lut(values: np.ndarray, item: Dataset, little_endian: bool, signed: bool) -> np.ndarray:
     """One VOI LUT Sequence item -> float32 in [0, 1] (normalised by the LUT's largest entry)."""
-    entries, first, _bits = (int(v) for v in item.LUTDescriptor)
-    entries = entries or 65536
+    first, entries = lut_input_range(item, signed)
     lut = _lut_data(item, entries, little_endian)
     idx = np.rint(values) if values.dtype.kind == "f" else values.astype(np.int64, copy=False)
     idx = np.clip(idx - first, 0, len(lut) - 1).astype(np.intp, copy=False)
