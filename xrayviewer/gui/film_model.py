@@ -32,6 +32,9 @@ class Role(IntEnum):
     PATH = Qt.ItemDataRole.UserRole + 6
 
 
+_SORT_ROLE = int(Role.SORT_KEY)
+
+
 @dataclass
 class FilmItem:
     """Everything the GUI knows about one film; the heavy pixels are never kept here."""
@@ -93,17 +96,18 @@ class FilmListModel(QAbstractListModel):
 
     def data(self, index: QModelIndex | QPersistentModelIndex,
              role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self.items):
+        row = index.row()
+        if role == _SORT_ROLE:  # hot path: the proxy asks for it on every comparison
+            return self.items[row].sort_key if 0 <= row < len(self.items) else None
+        if not index.isValid() or not 0 <= row < len(self.items):
             return None
-        item = self.items[index.row()]
+        item = self.items[row]
         if role == Qt.ItemDataRole.DisplayRole:
             return item.name
         if role == Qt.ItemDataRole.ToolTipRole:
             return _tooltip(item)
         if role == Role.ITEM:
             return item
-        if role == Role.SORT_KEY:
-            return item.sort_key
         if role == Role.PROBABILITY:
             return item.probability
         if role == Role.STATUS:
