@@ -77,3 +77,50 @@ def test_unexpected_decoder_failure_is_an_error_row(engine: Engine, sample_films
 
 def test_empty_input(engine: Engine) -> None:
     assert list(score_films([], engine)) == []
+
+
+class _CountingEngine:
+    """Wraps the tiny engine to see how many `run` calls overlap."""
+
+    def __init__(self, engine: Engine, threads: int, rendezvous: threading.Barrier | None = None):
+        self._engine = engine
+        self.threads = threads
+        self.card = engine.card
+        self.input_size = engine.input_size
+        self._lock = threading.Lock()
+        self._now = 0
+        self.most = 0
+        self._rendezvous = rendezvous
+
+    def run(self, images):
+        with self._lock:
+            self._now += 1
+            self.most = max(self.most, self._now)
+        try:
+            if self._rendezvous is not None:
+                self._rendezvous.wait()  # only passes if two runs are inside run() at once
+            return self._engine.run(images)
+        finally:
+            with self._lock:
+                self._now -= 1
+
+
+def test_single_threaded_engine_runs_batches_side_by_side(engine: Engine, sample_films: list[Path]) -> None:
+    counting = _CountingEngine(engine, threads=1, rendezvous=threading.Barrier(2, timeout=10))
+    results = list(score_films(sample_films[:8], counting, batch_size=2, workers=2))
+    assert [r.path for r in results] == sample_films[:8]
+    assert counting.most == 2
+
+
+def test_multi_threaded_engine_runs_one_batch_at_a_time(engine: Engine, sample_films: list[Path]) -> None:
+    counting = _CountingEngine(engine, threads=2)
+    results = list(score_films(sample_films[:8], counting, batch_size=2, workers=2))
+    assert len(results) == 8 and all(r.ok for r in results)
+    assert counting.most == 1
+
+
+def test_small_jobs_are_split_across_workers(engine: Engine, sample_films: list[Path]) -> None:
+    """16 films with batch 16 on 2 workers must not leave one core idle: two batches of 8."""
+    counting = _CountingEngine(engine, threads=1, rendezvous=threading.Barrier(2, timeout=10))
+    assert len(list(score_films(sample_films, counting, batch_size=16, workers=2))) == 16
+    assert counting.most == 2

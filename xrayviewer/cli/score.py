@@ -64,7 +64,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--batch-size", type=_positive_int, default=16, metavar="N", help="films per batch (16)")
     p.add_argument(
         "--workers", type=_positive_int, default=None, metavar="N",
-        help="decoding threads (default: one per CPU core, at most 4)",
+        help="worker threads, each decoding and scoring a batch (default: one per CPU core, at most 8)",
     )
     p.add_argument(
         "--heatmaps", type=Path, metavar="DIR",
@@ -193,7 +193,7 @@ def _run(args: argparse.Namespace, leftovers: list[Path]) -> int:
 
     from xrayviewer.films import discover_films
     from xrayviewer.inference.engine import Engine, ModelError
-    from xrayviewer.inference.scoring import score_films
+    from xrayviewer.inference.scoring import default_workers, score_films
     from xrayviewer.paths import default_model_path, models_dir
 
     root: Path = args.dir
@@ -230,7 +230,8 @@ def _run(args: argparse.Namespace, leftovers: list[Path]) -> int:
                     "pass --model PATH to use another model"
                 )
         try:
-            engine = Engine(model_path, args.provider)
+            # Single-threaded sessions, one run per worker: see score_films for why.
+            engine = Engine(model_path, args.provider, threads=1)
         except ModelError as exc:
             return _fail(str(exc))
 
@@ -240,7 +241,7 @@ def _run(args: argparse.Namespace, leftovers: list[Path]) -> int:
         writer.writerow(COLUMNS)
         n_ok = n_err = n_pos = n_heat = n_heat_err = 0
         cancel = threading.Event()
-        heat_pool = ThreadPoolExecutor(max_workers=args.workers or 2, thread_name_prefix="heatmap")
+        heat_pool = ThreadPoolExecutor(max_workers=args.workers or default_workers(), thread_name_prefix="heatmap")
         heat_jobs: deque[tuple[str, Future[None]]] = deque()
 
         def settle_heatmaps(limit: int) -> None:
@@ -281,7 +282,7 @@ def _run(args: argparse.Namespace, leftovers: list[Path]) -> int:
                             model_id=card.id,
                         )
                         heat_jobs.append((rel, job))
-                        settle_heatmaps(limit=4 * (args.workers or 2))
+                        settle_heatmaps(limit=4 * (args.workers or default_workers()))
                 else:
                     n_err += 1
                     error = clean_text(r.error) or "unknown error"
