@@ -32,7 +32,8 @@ def decode_raster(data: bytes, kind: str, min_size: int | None = None) -> Raster
     """Decode JPEG/PNG bytes (`kind` from sniffing) to a 2-D uint8 or uint16 array.
 
     With `min_size`, a JPEG is decoded with DCT scaling (1/2, 1/4, 1/8) as long as both edges stay
-    >= min_size: several times faster than a full decode for a model that needs a few hundred pixels.
+    >= min_size. Huffman decoding still covers the whole file, so this saves the inverse DCT and the
+    full-size buffers (~25% of decode time) and makes the caller's resize up to 64x cheaper.
     """
     name = _NAMES[kind]
     if kind == "png":
@@ -61,9 +62,11 @@ def decode_raster(data: bytes, kind: str, min_size: int | None = None) -> Raster
             img.draft("L", (min_size, min_size) if min_size else None)
         try:
             img.load()
+        except MemoryError:
+            raise
         except OSError as exc:
             raise FilmError(_load_error_message(name, exc)) from exc
-        except (SyntaxError, ValueError, EOFError, struct.error, IndexError, TypeError) as exc:
+        except Exception as exc:  # SyntaxError, ValueError, EOFError, struct.error... all mean damage
             raise FilmError(f"corrupt {name}: image data is damaged") from exc
         if orientation in (5, 6, 7, 8):
             width, height = height, width
