@@ -53,6 +53,25 @@ def log_file() -> Path:
     return log_dir() / LOG_FILE_NAME
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is *now* (pytest's capture, a redirect), skipping it when there is none."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:  # set by StreamHandler.__init__; ignored
+        pass
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if sys.stderr is not None:  # None in a windowed (no-console) frozen app
+            super().emit(record)
+
+
 def _not_crash(record: logging.LogRecord) -> bool:
     """Console filter: crash records carry a full traceback meant for the file, not the terminal."""
     return not getattr(record, "crash_report", False)
@@ -90,9 +109,8 @@ def setup_logging(verbose: bool = False, console: bool = True) -> Path | None:
         root.addHandler(file_handler)
 
     # Without a file, stderr is the only record left, so it is kept even when console=False.
-    # sys.stderr is None in a windowed (no-console) frozen app.
-    if (console or file_handler is None) and sys.stderr is not None:
-        stream = logging.StreamHandler(sys.stderr)
+    if console or file_handler is None:
+        stream = _StderrHandler()
         stream.setLevel(logging.INFO if verbose else logging.WARNING)
         stream.setFormatter(logging.Formatter(CONSOLE_FORMAT))
         stream.addFilter(_not_crash)

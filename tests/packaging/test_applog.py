@@ -95,7 +95,7 @@ def test_unwritable_log_dir_falls_back_to_stderr(monkeypatch: pytest.MonkeyPatch
     err = capsys.readouterr().err
     assert err.count("cannot write the log file") == 1 and "logging to stderr only" in err
     assert "still reported" in err
-    assert [type(h) for h in our_handlers()] == [logging.StreamHandler]
+    assert [type(h).__name__ for h in our_handlers()] == ["_StderrHandler"]
 
 
 def test_read_only_log_file_falls_back_to_stderr(monkeypatch: pytest.MonkeyPatch,
@@ -179,3 +179,16 @@ def test_uncaught_exception_in_a_real_process(tmp_path: Path) -> None:
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     (report,) = (tmp_path / "logs").glob("crash-*.txt")
     assert str(report) in r.stderr and "OSError: disk on fire" in report.read_text(encoding="utf-8")
+
+
+def test_stderr_handler_follows_sys_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set up once, then stderr is redirected (pytest capture, a GUI without console): no stale stream."""
+    import io
+
+    applog.setup_logging(console=True)
+    later = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", later)
+    logging.getLogger("xrayviewer.test").warning("after the redirect")
+    assert "after the redirect" in later.getvalue()
+    monkeypatch.setattr(sys, "stderr", None)
+    logging.getLogger("xrayviewer.test").warning("no console at all")  # must not raise
