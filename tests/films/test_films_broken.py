@@ -134,6 +134,13 @@ def test_broken_file(name: str, real_bytes: tuple[bytes, bytes], tmp_path: Path)
     assert info.value.sha256 is not None  # the bytes were read, so the film can still be identified
 
 
+def test_film_error_survives_pickling() -> None:
+    import pickle
+
+    error = pickle.loads(pickle.dumps(FilmError("truncated PNG: image data ends early", sha256="ab" * 32)))
+    assert str(error) == "truncated PNG: image data ends early" and error.sha256 == "ab" * 32
+
+
 def test_max_pixels_is_documented_value() -> None:
     assert MAX_PIXELS == 100_000_000
 

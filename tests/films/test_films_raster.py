@@ -135,3 +135,14 @@ def test_sha256_is_of_the_file_bytes(sample_paths: list[Path]) -> None:
     import hashlib
 
     assert load_film(sample_paths[0]).sha256 == hashlib.sha256(sample_paths[0].read_bytes()).hexdigest()
+
+
+def test_concurrent_loads_match_sequential(sample_paths: list[Path]) -> None:
+    """Scoring and thumbnails decode from thread pools: no shared state may leak between loads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sequential = [load_film(p, min_size=224).pixels for p in sample_paths]
+    with ThreadPoolExecutor(4) as pool:
+        concurrent = list(pool.map(lambda p: load_film(p, min_size=224).pixels, sample_paths))
+    for a, b in zip(sequential, concurrent, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -19,6 +19,13 @@ class FilmError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def __reduce__(self) -> tuple[object, ...]:  # keep sha256 across process pools
+        return (_rebuild, (self.message, self.sha256))
+
+
+def _rebuild(message: str, sha256: str | None) -> FilmError:
+    return FilmError(message, sha256=sha256)
+
 
 _NEVER_WRAPPED = (KeyboardInterrupt, SystemExit, GeneratorExit, FilmError)
 
