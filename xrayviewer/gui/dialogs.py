@@ -131,7 +131,7 @@ class StatisticsDialog(QDialog):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.explain)
         layout.addWidget(buttons)
-        self.resize(900, 320)
+        self.resize(920, 280)
         self.stats: ReviewStats | None = None
         self.refresh()
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QGridLayout,
-    QGroupBox,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -27,14 +26,14 @@ def opposite(label: str) -> str:
     return NORMAL if label == PNEUMONIA else PNEUMONIA
 
 
-class ReviewPanel(QGroupBox):
+class ReviewPanel(QWidget):
     """Decision buttons mirror the keyboard: A agree, D disagree, N normal, P pneumonia."""
 
     decision_requested = Signal(str)  # "agree" | "disagree" | "NORMAL" | "PNEUMONIA"
     change_reviewer = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Review", parent)
+        super().__init__(parent)
         self.reviewer_label = QLabel()
         self.reviewer_button = QPushButton("Change…")
         self.reviewer_button.setToolTip("Change the reviewer name recorded with each decision")
@@ -82,6 +81,13 @@ class ReviewPanel(QGroupBox):
         layout.addWidget(self.status)
         layout.addWidget(self.last_saved)
         layout.addWidget(self.history)
+        layout.addStretch(1)
+        keys = QLabel("<small>Keys: <b>A</b> agree · <b>D</b> disagree · <b>N</b> normal · <b>P</b> pneumonia"
+                      "<br/><b>J</b>/<b>K</b> or arrows: next/previous · <b>H</b> heat map · <b>F</b> fit · "
+                      "Ctrl+N note</small>")
+        keys.setStyleSheet("color: #9ca3af;")
+        keys.setWordWrap(True)
+        layout.addWidget(keys)
         self.set_reviewer("")
         self.show_item(None)
 

@@ -269,9 +269,10 @@ class ThumbnailDelegate(QStyledItemDelegate):
 
         font.setBold(False)
         painter.setFont(font)
-        name_rect = QRect(r.left() + self.PAD, badge.bottom() + 2, self.thumb, 16)
+        name_rect = QRect(r.left() + self.PAD - 2, badge.bottom() + 2, self.thumb + 4, 16)
         painter.setPen(pal.highlightedText().color() if selected else pal.text().color())
-        name = painter.fontMetrics().elidedText(item.name, Qt.TextElideMode.ElideMiddle, self.thumb)
+        # Without the extension and elided in the middle: the distinguishing numbers are at both ends.
+        name = painter.fontMetrics().elidedText(item.path.stem, Qt.TextElideMode.ElideMiddle, self.thumb + 4)
         painter.drawText(name_rect, Qt.AlignmentFlag.AlignCenter, name)
         painter.restore()
 
