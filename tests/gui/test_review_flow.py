@@ -319,3 +319,21 @@ def test_open_folder_dialog_and_recent(qtbot: Any, make_window: Any, study: Path
 def test_probability_nan_never_shown_as_scored(scored: Any) -> None:
     for it in scored.model.items:
         assert (it.status == OK) == (not math.isnan(it.probability))
+
+
+def test_no_reviewer_name_records_nothing_and_change_reviewer_reloads(qtbot: Any, scored: Any, isolated: Any,
+                                                                      tmp_path: Path) -> None:
+    isolated.reviewer = None  # the user cancels the name prompt
+    scored.select_row(0)
+    key(qtbot, scored, Qt.Key.Key_A)
+    assert scored.model.counts()["reviewed"] == 0
+    assert "not recorded" in scored.statusBar().currentMessage()
+    isolated.reviewer = "Dr One"
+    key(qtbot, scored, Qt.Key.Key_A)
+    assert scored.model.counts()["reviewed"] == 1
+    isolated.reviewer = "Dr Two"
+    scored.change_reviewer()
+    assert scored.model.counts()["reviewed"] == 0  # Dr Two has not reviewed anything here
+    isolated.reviewer = "Dr One"
+    scored.change_reviewer()
+    assert scored.model.counts()["reviewed"] == 1
