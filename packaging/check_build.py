@@ -1,10 +1,11 @@
 """Smoke-test the PyInstaller build in dist/xrayviewer/ the way a user would run it.
 
-Run after packaging/build.sh (packaging/check_build.sh runs this with the project venv). It proves:
-the binary starts; `score` on the bundled samples writes 16 good rows; DICOMs in JPEG 2000, RLE and
-JPEG-LS transfer syntaxes decode (JPEG-LS has no decoder but the pydicom plugins, so it shows they are
-found at runtime, entry points included); the GUI starts offscreen and stays up; the bundle holds no
-torch/sklearn/onnx; and, when strace is installed, the frozen scorer opens no network connection.
+Run after packaging/build.sh (packaging/check_build.sh runs this with the project venv). It proves: the
+binary starts; `score` on the bundled samples writes 16 good rows; DICOMs in JPEG 2000, RLE, HTJ2K and
+JPEG Lossless transfer syntaxes decode (the last two have no decoder but pylibjpeg's openjpeg and libjpeg
+plugins, so this shows they are found at runtime, entry points included); the GUI starts offscreen and
+stays up; the bundle holds no torch/sklearn/onnx; and, with strace installed, the frozen scorer opens no
+network connection.
 
 Everything it writes goes to a temp folder (XDG_* dirs included), never the user's real settings/logs.
 Exit 0 when every check passes. Needs numpy, pillow, pydicom (+ onnx if no model is bundled).
@@ -22,6 +23,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "resources" / "samples"
@@ -69,18 +72,67 @@ def check_csv(path: Path, expected: int) -> str:
     return f"{len(rows)} rows ok, p in [{min(probs):.3f}, {max(probs):.3f}], model {rows[0]['model_id']}"
 
 
+def jpeg_lossless_sv1(image: np.ndarray, precision: int) -> bytes:
+    """A 2-D unsigned image as a JPEG Lossless SV1 codestream (ITU T.81 Annex H: process 14, predictor 1).
+
+    Most CR/DX modalities send this syntax and only pylibjpeg-libjpeg decodes it here, but none of our
+    dependencies encodes it: hence this minimal encoder (one component, one Huffman table giving every
+    difference category a 5-bit code).
+    """
+    rows, cols = image.shape
+    x = image.astype(np.int64)
+    pred = np.empty_like(x)
+    pred[0, 0] = 1 << (precision - 1)
+    pred[0, 1:] = x[0, :-1]  # first row: the left neighbour
+    pred[1:, 0] = x[:-1, 0]  # first column: the one above
+    pred[1:, 1:] = x[1:, :-1]  # elsewhere: predictor 1, the left neighbour
+    diff = (x - pred + 32768) % 65536 - 32768  # differences are modulo 2**16
+    out = bytearray()
+    acc = nbits = 0
+
+    def flush(byte: int) -> None:
+        out.append(byte)
+        if byte == 0xFF:
+            out.append(0)  # byte stuffing
+
+    for d in diff.ravel().tolist():
+        ssss = 16 if d == -32768 else abs(d).bit_length()
+        acc, nbits = (acc << 5) | ssss, nbits + 5
+        if 0 < ssss < 16:
+            acc, nbits = (acc << ssss) | ((d if d >= 0 else d - 1) & ((1 << ssss) - 1)), nbits + ssss
+        while nbits >= 8:
+            nbits -= 8
+            flush((acc >> nbits) & 0xFF)
+        acc &= (1 << nbits) - 1
+    if nbits:
+        flush(((acc << (8 - nbits)) | ((1 << (8 - nbits)) - 1)) & 0xFF)  # pad with 1-bits
+
+    def segment(marker: int, payload: bytes) -> bytes:
+        return bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+    sof3 = bytes([precision]) + rows.to_bytes(2, "big") + cols.to_bytes(2, "big") + bytes([1, 1, 0x11, 0])
+    dht = bytes([0x00]) + bytes(4) + bytes([17]) + bytes(11) + bytes(range(17))  # 17 codes of length 5
+    sos = bytes([1, 1, 0x00, 1, 0, 0])  # one component, table 0, Ss=predictor 1, Se=0, Ah/Al=0
+    return b"\xff\xd8" + segment(0xC3, sof3) + segment(0xC4, dht) + segment(0xDA, sos) + bytes(out) + b"\xff\xd9"
+
+
 def make_dicoms(folder: Path) -> list[str]:
-    """12-bit DICOMs of a sample film in compressed transfer syntaxes; returns the syntax names made."""
-    import numpy as np
+    """12-bit CR DICOMs of a sample film in compressed transfer syntaxes; returns what was made.
+
+    JPEG Lossless SV1 and HTJ2K have no decoder but pylibjpeg's libjpeg and openjpeg plugins (JPEG 2000
+    and RLE also have Pillow's and pydicom's own), so scoring them proves the plugins are found at runtime.
+    The HTJ2K file carries a Part 1 codestream, which the HTJ2K syntax 1.2.840.10008.1.2.4.203 allows.
+    """
     from PIL import Image
     from pydicom import uid
     from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.encaps import encapsulate
 
     src = sorted(SAMPLES.glob("*.jpeg"))[0]
-    gray = np.asarray(Image.open(src).convert("L").resize((384, 320)), dtype=np.uint16) << 4  # 12-bit
+    with Image.open(src) as im:
+        gray = np.asarray(im.convert("L").resize((384, 320)), dtype=np.uint16) << 4  # 12-bit
 
-    made = []
-    for name, syntax in (("j2k", uid.JPEG2000Lossless), ("rle", uid.RLELossless), ("jpegls", uid.JPEGLSLossless)):
+    def dataset() -> Dataset:
         ds = Dataset()
         ds.file_meta = FileMetaDataset()
         ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1"  # Computed Radiography
@@ -95,15 +147,30 @@ def make_dicoms(folder: Path) -> list[str]:
         ds.PhotometricInterpretation = "MONOCHROME2"
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
         ds.PixelData = gray.tobytes()
+        return ds
+
+    made = []
+    for name, syntax, label in (("j2k", uid.JPEG2000Lossless, None), ("rle", uid.RLELossless, None),
+                                ("htj2k", uid.JPEG2000Lossless, uid.HTJ2K),
+                                ("jpegls", uid.JPEGLSLossless, None)):
+        ds = dataset()
         try:
             ds.compress(syntax, gray)
         except (RuntimeError, NotImplementedError, ImportError) as exc:
-            print(f"note: cannot make a {syntax.name} DICOM here (no encoder: {exc}); skipped", flush=True)
+            print(f"note: no {syntax.name} DICOM (no encoder here: {str(exc).splitlines()[0]})", flush=True)
             continue
+        if label is not None:
+            ds.file_meta.TransferSyntaxUID = label
         ds.save_as(folder / f"check-{name}.dcm", enforce_file_format=True)
-        made.append(syntax.name)
-    if not made:
-        raise CheckFailed("could not encode any compressed DICOM")
+        made.append((label or syntax).name)
+
+    ds = dataset()
+    ds.file_meta.TransferSyntaxUID = uid.JPEGLosslessSV1
+    ds.PixelData = encapsulate([jpeg_lossless_sv1(gray, 12)])
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    ds.save_as(folder / "check-jpeg-lossless.dcm", enforce_file_format=True)
+    made.append(uid.JPEGLosslessSV1.name)
     return made
 
 
