@@ -172,6 +172,13 @@ def test_broken_model_exit_2(good_dir: Path, tmp_path: Path, capsys) -> None:
     assert "not a valid ONNX model" in err and "Traceback" not in err
 
 
+@pytest.mark.skipif("CUDAExecutionProvider" in __import__("onnxruntime").get_available_providers(),
+                    reason="this onnxruntime has CUDA")
+def test_cuda_without_cuda_exit_2(good_dir: Path, tmp_path: Path, tiny_model: Path, capsys) -> None:
+    assert score(good_dir, "--csv", tmp_path / "o.csv", "--model", tiny_model, "--provider", "cuda") == 2
+    assert "--provider cpu" in capsys.readouterr().err
+
+
 def test_missing_dir_exit_2(tmp_path: Path, tiny_model: Path, capsys) -> None:
     assert score(tmp_path / "nowhere", "--csv", tmp_path / "o.csv", "--model", tiny_model) == 2
     assert "no such file or folder" in capsys.readouterr().err

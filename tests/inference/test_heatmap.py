@@ -69,13 +69,26 @@ def test_colormap_is_monotonic_in_lightness() -> None:
     assert set(COLORMAPS) >= {"inferno"}
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
-def test_to_display_gray(dtype) -> None:
-    film = np.linspace(0, 1000, 60, dtype=np.float64).reshape(6, 10).astype(dtype)
+def test_to_display_gray_keeps_the_films_windowing() -> None:
+    """Films come display-ready: a dark film must stay dark, not be stretched to full contrast."""
+    ramp = np.linspace(0, 1, 60).reshape(6, 10)
+    np.testing.assert_array_equal(to_display_gray((ramp * 255).round().astype(np.uint8)),
+                                  (ramp * 255).round().astype(np.uint8))
+    u16 = to_display_gray((ramp * 65535).round().astype(np.uint16))
+    assert u16.dtype == np.uint8 and u16.min() == 0 and u16.max() == 255
+    dark = to_display_gray((ramp * 0.25).astype(np.float32))
+    assert dark.max() == 64  # 0.25 of full scale, as the decoder windowed it
+    dark16 = to_display_gray((ramp * 1000).astype(np.uint16))
+    assert dark16.max() == 4
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.int32, np.float64])
+def test_to_display_gray_stretches_what_is_not_display_ready(dtype) -> None:
+    film = np.linspace(-1000, 3000, 60).reshape(6, 10).astype(dtype)
     gray = to_display_gray(film)
     assert gray.dtype == np.uint8 and gray.shape == (6, 10)
-    if dtype != np.uint8:
-        assert gray.min() == 0 and gray.max() == 255
+    assert gray.min() == 0 and gray.max() == 255
+    assert not to_display_gray(np.full((4, 4), 7, dtype)).any()
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])

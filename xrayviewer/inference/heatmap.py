@@ -93,7 +93,12 @@ def colormap(values: np.ndarray, name: str = "inferno") -> np.ndarray:
 
 
 def to_display_gray(pixels: np.ndarray) -> np.ndarray:
-    """Display-ready grayscale film (uint8/uint16/float) -> uint8 (H, W). Non-uint8 is min-max stretched."""
+    """Display-ready grayscale film -> uint8 (H, W), keeping the film's own windowing.
+
+    Follows the Film contract: uint8 is 0..255, uint16 is 0..65535, float is 0..1 (as windowed by the
+    decoder), so a dark film stays dark. Anything else (float outside [0, 1], signed or other integer
+    types) is not display-ready and is min-max stretched. RGB is averaged.
+    """
     arr = np.asarray(pixels)
     if arr.ndim == 3:
         arr = arr[..., :3].mean(axis=2) if arr.shape[2] >= 3 else arr[..., 0]
@@ -101,11 +106,15 @@ def to_display_gray(pixels: np.ndarray) -> np.ndarray:
         raise ValueError(f"expected a 2-D grayscale film, got shape {arr.shape}")
     if arr.dtype == np.uint8:
         return arr
+    if arr.dtype == np.uint16:
+        return ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     f = np.nan_to_num(arr.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-    lo, hi = float(f.min()), float(f.max())
+    lo, hi = (float(f.min()), float(f.max())) if f.size else (0.0, 0.0)
+    if np.issubdtype(arr.dtype, np.floating) and lo >= 0.0 and hi <= 1.0:
+        return (f * 255.0 + 0.5).astype(np.uint8)
     if hi - lo < 1e-12:
         return np.zeros(f.shape, np.uint8)
-    return ((f - lo) * (255.0 / (hi - lo))).round().astype(np.uint8)
+    return ((f - lo) * (255.0 / (hi - lo)) + 0.5).astype(np.uint8)
 
 
 def upsample(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
