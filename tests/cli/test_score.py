@@ -228,6 +228,17 @@ def test_heatmaps(tmp_path: Path, tiny_model: Path, samples: list[Path]) -> None
     assert not list(heat.rglob(".*.tmp"))
 
 
+def test_heatmaps_inside_dir_are_not_scored_next_time(tmp_path: Path, tiny_model: Path, samples: list[Path]) -> None:
+    root = tmp_path / "study"
+    root.mkdir()
+    for p in samples[:2]:
+        shutil.copy(p, root / p.name)
+    for _ in range(2):
+        assert score(root, "--csv", tmp_path / "o.csv", "--model", tiny_model, "--heatmaps", root / "heat", "-q") == 0
+        assert len(read_csv(tmp_path / "o.csv")) == 2
+    assert len(list((root / "heat").glob("*.png"))) == 2
+
+
 def test_heatmap_matches_film_at_full_size(tmp_path: Path, tiny_model: Path) -> None:
     """Films no larger than the display size keep their exact size; the heatmap lines up with them."""
     film = np.full((300, 500), 20, np.uint8)

@@ -200,6 +200,10 @@ def _run(args: argparse.Namespace, leftovers: list[Path]) -> int:
     if not root.exists():
         return _fail(f"no such file or folder: {root}")
     paths = discover_films(root)
+    if args.heatmaps is not None and root.is_dir():
+        # Heatmaps written inside DIR by an earlier run are not films to score.
+        heat_real = args.heatmaps.resolve()
+        paths = [p for p in paths if not p.resolve().is_relative_to(heat_real)]
     if not paths:
         return _fail(
             f"no films found in {root} "
@@ -298,6 +302,10 @@ def _run(args: argparse.Namespace, leftovers: list[Path]) -> int:
             for _, fut in heat_jobs:
                 fut.cancel()
             results.close()  # stops decoding: queued films are dropped, running ones finish
+        except OSError as exc:  # the CSV's disk filled up or went away
+            cancel.set()
+            results.close()
+            return _fail(f"cannot write the CSV {args.csv}: {exc.strerror or exc}")
         finally:
             heat_pool.shutdown(wait=True, cancel_futures=True)
             bar.close()
