@@ -187,8 +187,11 @@ def test_window_stays_responsive_with_1000_films(qtbot: Any, make_window: Any, t
     qtbot.waitUntil(lambda: w.run_state == "done", timeout=60_000)
     timer.stop()
     assert w.model.counts()["scored"] == 1000
-    assert len(gaps) > 10
-    assert max(gaps[1:]) < 0.5, f"GUI thread blocked for {max(gaps[1:]):.2f} s"
+    # A freeze detector, loose enough for a loaded 2-core CI box: decoding or scoring on the GUI thread
+    # would block it for many seconds, streaming results and lazy thumbnails never should.
+    assert len(gaps) > 3
+    assert max(gaps) < 1.5, f"GUI thread blocked for {max(gaps):.2f} s"
+    assert float(np.median(gaps)) < 0.1
     assert w.thumbs.cached_count() < 1000  # only what was on screen was decoded
 
 

@@ -457,6 +457,8 @@ class MainWindow(QMainWindow):
         if worker is not self.worker or worker.cancelled:
             return  # a cancelled or superseded run: nothing more is shown
         self.model.apply_results(results, self.decisions)
+        if not self.list_view.currentIndex().isValid():
+            self.select_row(0)  # show the most suspicious film so far; the selection follows it as rows move
         current = self.current_item()
         if current is not None and any(Path(r.path) == current.path for r in results):
             self.viewer.update_score(current)

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from xrayviewer.films import FilmError, load_film
 from xrayviewer.gui.film_model import AGREED, DISAGREED, ERROR, OK, FilmItem, Role
+from xrayviewer.gui.worker import background_threads
 
 THUMB_SIZE = 128
 CACHE_CAPACITY = 1200  # ~20 MB of 8-bit 128 px thumbnails
@@ -95,7 +96,7 @@ class ThumbnailLoader(QObject):
     hashed = Signal(str, str)  # path, sha256: learnt while decoding
 
     def __init__(self, parent: QObject | None = None, *, size: int = THUMB_SIZE,
-                 capacity: int = CACHE_CAPACITY, threads: int = 2,
+                 capacity: int = CACHE_CAPACITY, threads: int | None = None,
                  maker: Callable[[Path, int], tuple[QImage, str]] = make_thumbnail) -> None:
         super().__init__(parent)
         self.size = size
@@ -107,10 +108,10 @@ class ThumbnailLoader(QObject):
         self._queued: set[str] = set()
         self._lock = threading.Lock()
         self._running = 0
-        self._threads = threads
+        self._threads = threads or background_threads(2)
         self._generation = 0
         self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(threads)
+        self.pool.setMaxThreadCount(self._threads)
         self._carrier = _Carrier()
         self._carrier.done.connect(self._on_done)
 

@@ -8,6 +8,7 @@ the event loop with one signal per film.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,11 @@ from xrayviewer.inference.scoring import FilmResult, score_films
 log = logging.getLogger(__name__)
 
 EMIT_INTERVAL_S = 0.1
+
+
+def background_threads(at_most: int) -> int:
+    """Threads for background decoding: one core is left for the GUI thread, which must keep painting."""
+    return max(1, min(at_most, (os.cpu_count() or 2) - 1))
 
 
 def emit_interval(total: int) -> float:
@@ -64,7 +70,8 @@ class ScoringWorker(QThread):
         start = last = time.monotonic()
         interval = emit_interval(total)
         bundle: list[FilmResult] = []
-        kwargs: dict[str, Any] = {"batch_size": self.batch_size, "keep_cam": True, "cancel": self._cancel}
+        kwargs: dict[str, Any] = {"batch_size": self.batch_size, "keep_cam": True, "cancel": self._cancel,
+                                  "workers": background_threads(4)}
         if self.decoder is not None:
             kwargs["decoder"] = self.decoder
         try:
