@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 
 from xrayviewer import NOTICE, __version__
+from xrayviewer.applog import install_crash_handler, setup_logging
 
 # modules under xrayviewer.cli, each providing add_parser(subparsers) which sets func=run
 SUBCOMMANDS = ("gui", "score", "review", "train", "evaluate")
@@ -41,10 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(verbose=args.verbose)
+    install_crash_handler()
     if args.command is None:  # plain `xrayviewer` opens the app on the sample study
         args = parser.parse_args([*(sys.argv[1:] if argv is None else argv), "gui"])
     return int(args.func(args) or 0)
