@@ -187,7 +187,8 @@ def _gallery(gallery: Sequence[dict[str, Any]], m: dict[str, Any]) -> str:
     total = m.get("misclassified_total", len(gallery))
     head = (f"<h2>Misclassified films ({len(gallery)} of {total})</h2>"
             '<p class="muted">Most confidently wrong first. Each pair: the film, then its evidence heat map '
-            "(colour only where a region alone would push the film over the card threshold).</p>")
+            "(colour only where a region alone would push the film over the card threshold, as in the viewer; "
+            "a missed pneumonia is often colourless because no region reached it).</p>")
     if not gallery:
         return head + "<p>No film was misclassified at the card threshold.</p>"
     figs = []

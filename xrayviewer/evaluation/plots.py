@@ -198,6 +198,8 @@ def training_plot(path: Path, history: Sequence[dict[str, Any]]) -> Path:
                                       label="best", labelOpts={"position": 0.04, "color": _GREY}))
         if yrange:
             p.setYRange(*yrange, padding=0.05)
+        elif title == "Validation AUC":
+            p.setLimits(yMin=0.0, yMax=1.005)  # a single epoch would otherwise auto-range past 1
         p.setLabel("bottom", "epoch")
         if len(xa):  # whole epochs only: pyqtgraph would otherwise tick 1.5, 2.5, ...
             step = max(1, math.ceil(len(xa) / 10))
