@@ -232,3 +232,13 @@ def test_cli_gui_subcommand(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     assert cli.main([]) == 0  # no command: the GUI
     assert calls[-1][0] is None
     assert cli.main(["gui", str(tmp_path / "missing")]) == 2
+
+
+def test_opening_a_film_opens_its_folder_with_it_selected(qtbot: Any, make_window: Any, study: Path) -> None:
+    """What a file manager does through the desktop entry (`xrayviewer gui %f`)."""
+    w = make_window()
+    film = study / "NORMAL2-IM-1430-0001.jpeg"
+    w.open_folder(film.parent, select=film)
+    qtbot.waitUntil(lambda: w.folder == study.resolve(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: w.current_item() is not None, timeout=WAIT_MS)
+    assert w.current_item().path.name == film.name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from xrayviewer.inference.engine import PROVIDERS
@@ -11,7 +12,8 @@ from xrayviewer.inference.engine import PROVIDERS
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("gui", help="review films in the desktop app (default command)",
                               description="Open the review app. Without FOLDER it opens the bundled samples.")
-    p.add_argument("folder", nargs="?", type=Path, help="folder of films (JPEG, PNG, DICOM)")
+    p.add_argument("folder", nargs="?", type=Path,
+                   help="folder of films (JPEG, PNG, DICOM), or one film: its folder opens with it selected")
     p.add_argument("--log", type=Path, default=None, help="agreement log (SQLite); default: per-user data")
     p.add_argument("--model", type=Path, default=None, help="ONNX model; default: the bundled one")
     p.add_argument("--provider", choices=PROVIDERS, default="auto", help="onnxruntime provider")
@@ -19,8 +21,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.folder is not None and not args.folder.is_dir():
-        print(f"xrayviewer gui: not a folder: {args.folder}")
+    if args.folder is not None and not args.folder.exists():
+        print(f"xrayviewer gui: no such folder or film: {args.folder}", file=sys.stderr)
         return 2
     from xrayviewer.gui.app import main
 

@@ -53,16 +53,21 @@ def create_app(argv: list[str] | None = None) -> object:
 
 def create_window(folder: Path | None = None, *, model_path: Path | None = None, log_path: Path | None = None,
                   provider: str = "auto", **kwargs: object) -> object:
-    """Build the main window and open `folder` (default: the bundled sample study)."""
+    """Build the main window and open `folder` (default: the bundled sample study).
+
+    A film path (as a file manager passes it) opens its folder with that film selected.
+    """
     from xrayviewer.gui.main_window import MainWindow
     from xrayviewer.paths import default_model_path, samples_dir
     from xrayviewer.review import default_log_path
 
     window = MainWindow(model_path=model_path or default_model_path(),
                         log_path=log_path or default_log_path(), provider=provider, **kwargs)  # type: ignore[arg-type]
-    target = folder or samples_dir()
-    if Path(target).is_dir():
-        window.open_folder(Path(target))
+    target = Path(folder or samples_dir())
+    if target.is_file():
+        window.open_folder(target.parent, select=target)
+    elif target.is_dir():
+        window.open_folder(target)
     else:
         window.statusBar().showMessage(f"Folder not found: {target} — use File ▸ Open folder", 10000)
     return window

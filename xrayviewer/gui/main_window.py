@@ -342,8 +342,8 @@ class MainWindow(QMainWindow):
             self.recent_menu.addSeparator()
             self.recent_menu.addAction("Clear list", self.settings.clear_recent)
 
-    def open_folder(self, folder: Path) -> None:
-        """Discover films off the GUI thread, then show them and start scoring."""
+    def open_folder(self, folder: Path, select: Path | None = None) -> None:
+        """Discover films off the GUI thread, then show them (selecting `select`) and start scoring."""
         folder = Path(folder).expanduser()
         if not folder.is_dir():
             QMessageBox.warning(self, "Cannot open folder", f"Not a folder: {folder}")
@@ -357,6 +357,8 @@ class MainWindow(QMainWindow):
         def done(paths: list[Path]) -> None:
             if token == self._folder_token:
                 self._populate(folder, paths)
+                if select is not None:
+                    self.select_path(Path(select).resolve())
 
         def failed(message: str) -> None:
             if token == self._folder_token:
