@@ -77,6 +77,15 @@ def _not_crash(record: logging.LogRecord) -> bool:
     return not getattr(record, "crash_report", False)
 
 
+# Libraries that log their own decode failures (with tracebacks) for films we already report one clear
+# message about: on the console they would bury that message; the log file still keeps them.
+_QUIET_ON_CONSOLE = ("pydicom",)
+
+
+def _not_library_noise(record: logging.LogRecord) -> bool:
+    return record.name.split(".")[0] not in _QUIET_ON_CONSOLE or record.levelno >= logging.CRITICAL
+
+
 def setup_logging(verbose: bool = False, console: bool = True) -> Path | None:
     """Configure the root logger: rotating file (INFO, DEBUG if verbose) + stderr (WARNING, INFO if verbose).
 
@@ -114,6 +123,8 @@ def setup_logging(verbose: bool = False, console: bool = True) -> Path | None:
         stream.setLevel(logging.INFO if verbose else logging.WARNING)
         stream.setFormatter(logging.Formatter(CONSOLE_FORMAT))
         stream.addFilter(_not_crash)
+        if not verbose:
+            stream.addFilter(_not_library_noise)
         setattr(stream, _OURS, True)
         root.addHandler(stream)
 

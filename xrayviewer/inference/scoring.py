@@ -53,14 +53,22 @@ class _Decoded:
     sha256: str = ""
 
 
+# Below this a file is an icon or a placeholder, not a radiograph; scoring it would be meaningless.
+MIN_FILM_EDGE = 32
+
+
 def _decode(path: Path, size: int) -> _Decoded:
     try:
         film = load_film(path, min_size=size)
-        image = preprocess(film.pixels, size)
     except FilmError as exc:
         return _Decoded(path, None, None, str(exc), getattr(exc, "sha256", None) or "")
+    h, w = film.pixels.shape[:2]
+    if min(h, w) < MIN_FILM_EDGE:
+        return _Decoded(path, None, None, f"image too small to be a chest film: {w} x {h} px", film.sha256)
+    try:
+        image = preprocess(film.pixels, size)
     except (ValueError, MemoryError) as exc:
-        return _Decoded(path, None, None, f"cannot prepare film for the model: {exc}")
+        return _Decoded(path, None, None, f"cannot prepare film for the model: {exc}", film.sha256)
     # Keep the film's metadata but not its pixels: look-ahead holds many decoded films, and a 2000 x 2000
     # DICOM is 16 MB as float32, while the model needs only the small preprocessed image.
     header = dataclasses.replace(film, pixels=np.empty((0, 0), film.pixels.dtype), modality=None)
