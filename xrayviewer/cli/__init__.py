@@ -16,7 +16,6 @@ from xrayviewer.applog import install_crash_handler, setup_logging
 # modules under xrayviewer.cli, each providing add_parser(subparsers) which sets func=run
 SUBCOMMANDS = ("gui", "score", "review", "train", "evaluate")
 
-EXIT_OK, EXIT_USAGE, EXIT_SOME_FAILED = 0, 2, 3
 
 
 def build_parser() -> argparse.ArgumentParser:
