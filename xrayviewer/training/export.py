@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -48,10 +49,14 @@ def export_onnx(net: torch.nn.Module, card: ModelCard, out: Path, opset: int = 1
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp.onnx")
     names = ["probability", "cam", *feats]
-    torch.onnx.export(
-        wrapper, (torch.zeros(2, 1, size, size),), str(tmp), input_names=["image"], output_names=names,
-        dynamic_axes={n: {0: "N"} for n in ["image", *names]}, opset_version=opset, dynamo=False,
-    )
+    with warnings.catch_warnings():
+        # The TorchScript exporter is deprecated but gives a plain, static graph that onnxruntime runs
+        # fastest on CPU; torch 2.14 still ships it.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            wrapper,     (torch.zeros(2, 1, size, size),), str(tmp), input_names=["image"], output_names=names,
+            dynamic_axes={n: {0: "N"} for n in ["image", *names]}, opset_version=opset, dynamo=False,
+        )
     model = onnx.load(str(tmp))
     del model.metadata_props[:]
     onnx.helper.set_model_props(model, {CARD_KEY: card.to_json(), "producer": "xrayviewer train"})
