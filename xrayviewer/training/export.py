@@ -54,7 +54,7 @@ def export_onnx(net: torch.nn.Module, card: ModelCard, out: Path, opset: int = 1
         # fastest on CPU; torch 2.14 still ships it.
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
-            wrapper,     (torch.zeros(2, 1, size, size),), str(tmp), input_names=["image"], output_names=names,
+            wrapper, (torch.zeros(2, 1, size, size),), str(tmp), input_names=["image"], output_names=names,
             dynamic_axes={n: {0: "N"} for n in ["image", *names]}, opset_version=opset, dynamo=False,
         )
     model = onnx.load(str(tmp))
