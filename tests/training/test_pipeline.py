@@ -99,3 +99,19 @@ def test_resume_continues_from_last_checkpoint(tiny_run, data_root):
     tmp, _ = tiny_run
     state = torch.load(tmp / "run" / "last.pt", weights_only=False)
     assert state["epoch"] == 2 and len(state["history"]) == 2
+
+
+def test_resuming_a_finished_run_re_exports_with_the_original_command(tiny_run):
+    tmp, first = tiny_run
+    cfg = TrainConfig(architecture="minivgg", input_size=64, epochs=2, batch_size=8, max_batches=3,
+                      pretrained=False, seed=3)
+    ds = from_manifest(tmp / "manifest.csv")
+    again = run_pipeline(ds, cfg, run_dir=tmp / "run", cache_dir=tmp / "cache", out=tmp / "again.onnx",
+                         model_id="tiny-e2e", min_sensitivity=0.95, command="xrayviewer train --resume (test)",
+                         resume=True)
+    assert again.card.training_command == first.card.training_command
+    assert again.card.extra["resumed_with"] == "xrayviewer train --resume (test)"
+    assert again.card.extra["epochs_run"] == 2
+    assert again.card.threshold == first.card.threshold
+    history = json.loads((tmp / "run" / "history.json").read_text())
+    assert len(history) == 2  # nothing more was trained

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -29,7 +30,18 @@ class PipelineResult:
 def run_pipeline(dataset: Dataset, cfg: TrainConfig, *, run_dir: Path, cache_dir: Path | None, out: Path,
                  model_id: str, min_sensitivity: float, command: str, resume: bool = False) -> PipelineResult:
     t0 = time.time()
+    # The card names the command that reproduces the run from scratch, even when it was resumed.
+    first = run_dir / "command.txt"
+    if resume and first.is_file():
+        original = first.read_text(encoding="utf-8").strip()
+        resumed_with, command = command, original
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        first.write_text(command + "\n", encoding="utf-8")
+        resumed_with = ""
     best = train(dataset, cfg, run_dir, cache_dir, resume=resume)
+    history = json.loads((run_dir / "history.json").read_text()) if (run_dir / "history.json").is_file() else []
+    seconds = sum(h["seconds"] for h in history) or time.time() - t0
     net, state = load_checkpoint(best)
     val = dataset.split("val")
     xv, okv = cached_images(val, cfg.input_size, cache_dir)
@@ -50,10 +62,11 @@ def run_pipeline(dataset: Dataset, cfg: TrainConfig, *, run_dir: Path, cache_dir
         training_command=command,
         seed=cfg.seed,
         trained_at=utc_now(),
-        training_seconds=round(time.time() - t0, 1),
+        training_seconds=round(seconds, 1),
         hardware=hardware_description(),
         extra={"dataset": dataset.description, "dataset_summary": dataset.summary(),
-               "epochs_run": len(state.get("history", [])) or state["epoch"]},
+               "epochs_run": len(history), "best_epoch": state["epoch"],
+               **({"resumed_with": resumed_with} if resumed_with else {})},
     )
     path = export_onnx(net, card, out)
     diffs = parity(net, path, xv[okv][:32].astype(np.float32))

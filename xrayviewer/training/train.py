@@ -132,6 +132,8 @@ def train(dataset: Dataset, cfg: TrainConfig, run_dir: Path, cache_dir: Path | N
         gen.set_state(state["generator"])
         start_epoch, best_auc, stale, history = state["epoch"], state["best_auc"], state["stale"], state["history"]
         log.info("resumed from %s after epoch %d (best val AUC %.4f)", last, start_epoch, best_auc)
+        if stale >= cfg.patience:  # the run had already stopped early: nothing left to train
+            start_epoch = cfg.epochs
     (run_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     started = time.time()
 
