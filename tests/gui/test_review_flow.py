@@ -41,6 +41,8 @@ def test_scores_everything_sorted_most_suspicious_first(scored: Any) -> None:
     assert scored.provider_label.text() == "Running on CPU"
     assert "tiny-test-model" in scored.model_label.text()
     assert scored.notice.isVisible() and "not a diagnosis" in scored.notice.text()
+    # nobody picked a film yet, so the large view shows the most suspicious one
+    assert scored.current_item().path == ok[0].path
 
 
 def test_overlay_covers_the_film_and_h_toggles_it(qtbot: Any, scored: Any) -> None:

@@ -73,6 +73,9 @@ class MainWindow(QMainWindow):
         self.worker: ScoringWorker | None = None
         self._old_workers: set[ScoringWorker] = set()
         self.run_state = "idle"  # idle | running | cancelled | done | failed
+        # Until the reviewer picks a film, the large view follows the most suspicious one as scores arrive.
+        self._follow_top = True
+        self._auto_selecting = False
         self._films: OrderedDict[Path, Film] = OrderedDict()
         self._current_path: Path | None = None
         self._folder_token = 0
@@ -381,6 +384,7 @@ class MainWindow(QMainWindow):
         self.review_panel.show_item(None)
         self.statusBar().showMessage(f"{len(paths)} films in {folder}", 5000)
         self._update_counts()
+        self._follow_top = True
         if self.engine is not None and paths:
             self.start_scoring()
         elif paths:
@@ -459,8 +463,8 @@ class MainWindow(QMainWindow):
         if worker is not self.worker or worker.cancelled:
             return  # a cancelled or superseded run: nothing more is shown
         self.model.apply_results(results, self.decisions)
-        if not self.list_view.currentIndex().isValid():
-            self.select_row(0)  # show the most suspicious film so far; the selection follows it as rows move
+        if self._follow_top or not self.list_view.currentIndex().isValid():
+            self._select_top()
         current = self.current_item()
         if current is not None and any(Path(r.path) == current.path for r in results):
             self.viewer.update_score(current)
@@ -494,13 +498,21 @@ class MainWindow(QMainWindow):
         self.worker = None
         self._scoring_ui_idle()
         self._update_counts()
-        if not self.list_view.currentIndex().isValid() and self.proxy.rowCount():
-            self.select_row(0)
+        if (self._follow_top or not self.list_view.currentIndex().isValid()) and self.proxy.rowCount():
+            self._select_top()
 
     # -- selection and display -----------------------------------------------------------------------------
 
     def current_item(self) -> FilmItem | None:
         return self.proxy.item_at(self.list_view.currentIndex())
+
+    def _select_top(self) -> None:
+        """Show the most suspicious film so far without counting it as the reviewer's own choice."""
+        self._auto_selecting = True
+        try:
+            self.select_row(0)
+        finally:
+            self._auto_selecting = False
 
     def select_row(self, row: int) -> None:
         if 0 <= row < self.proxy.rowCount():
@@ -528,6 +540,8 @@ class MainWindow(QMainWindow):
         self.select_row(min(max(row, 0), n - 1))
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if not self._auto_selecting and current.isValid():
+            self._follow_top = False  # the reviewer chose a film: keep it, however rows re-sort
         item = self.proxy.item_at(current)
         if item is None:
             self._current_path = None

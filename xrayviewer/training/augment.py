@@ -24,7 +24,22 @@ class AugmentConfig:
     contrast: float = 0.20
     brightness: float = 0.10
     noise: float = 0.02  # std of additive Gaussian noise
-    blur: float = 0.25  # probability of a light blur (softer detectors / downsampled films)
+    blur: float = 0.5  # probability of a Gaussian blur: softer detectors, other scalers, motion
+    blur_sigma: float = 1.5  # its sigma in input pixels, uniform in [0.3, blur_sigma]
+    sharpen: float = 0.2  # probability of an unsharp mask: films post-processed by the vendor
+
+
+def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Blur each film of x [N,1,S,S] with its own sigma [N] (separable, replicate padding)."""
+    n = x.shape[0]
+    radius = max(1, int(math.ceil(3 * float(sigma.max()))))
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    k = torch.exp(-0.5 * (t[None, :] / sigma.to(x.dtype)[:, None].clamp_min(1e-3)) ** 2)
+    k = (k / k.sum(1, keepdim=True))[:, None]  # [N,1,K]
+    y = x.transpose(0, 1)  # [1,N,S,S]: one channel per film, grouped convolution
+    y = F.conv2d(F.pad(y, (radius, radius, 0, 0), mode="replicate"), k[:, :, None, :], groups=n)
+    y = F.conv2d(F.pad(y, (0, 0, radius, radius), mode="replicate"), k[:, :, :, None], groups=n)
+    return y.transpose(0, 1)
 
 
 def augment(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -47,12 +62,15 @@ def augment(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator | No
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
-    if cfg.blur > 0:
-        k = torch.tensor([0.25, 0.5, 0.25], dtype=x.dtype)
-        kernel = (k[:, None] * k[None, :])[None, None]
-        blurred = F.conv2d(F.pad(out, (1, 1, 1, 1), mode="replicate"), kernel)
+    if cfg.blur > 0 and cfg.blur_sigma > 0:
+        blurred = gaussian_blur(out, u(0.3, max(cfg.blur_sigma, 0.3)))
         pick = (torch.rand(n, generator=generator) < cfg.blur).view(n, 1, 1, 1)
         out = torch.where(pick, blurred, out)
+    if cfg.sharpen > 0:
+        amount = u(0.3, 1.0).view(n, 1, 1, 1)
+        sharp = out + amount * (out - gaussian_blur(out, torch.full((n,), 1.0)))
+        pick = (torch.rand(n, generator=generator) < cfg.sharpen).view(n, 1, 1, 1)
+        out = torch.where(pick, sharp.clamp(0, 1), out)
     g = torch.exp(u(-math.log1p(cfg.gamma), math.log1p(cfg.gamma))).view(n, 1, 1, 1)
     out = out.clamp(0, 1) ** g
     c = u(1 - cfg.contrast, 1 + cfg.contrast).view(n, 1, 1, 1)
