@@ -242,3 +242,14 @@ def test_opening_a_film_opens_its_folder_with_it_selected(qtbot: Any, make_windo
     qtbot.waitUntil(lambda: w.folder == study.resolve(), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: w.current_item() is not None, timeout=WAIT_MS)
     assert w.current_item().path.name == film.name
+
+
+def test_about_names_the_log_folder(make_window: Any, isolated: Any, monkeypatch: pytest.MonkeyPatch,
+                                    tmp_path: Path) -> None:
+    from xrayviewer.applog import log_dir
+
+    monkeypatch.setenv("XRAYVIEWER_LOG_DIR", str(tmp_path / "logs here"))
+    w = make_window()
+    w.show_about()
+    (kind, title, text), = [m for m in isolated.messages if m[0] == "about"]
+    assert str(log_dir()) in text and "not a diagnosis" in text

@@ -772,10 +772,17 @@ class MainWindow(QMainWindow):
         self.feature_dialog.set_film(film, item.name if item else "")
 
     def show_about(self) -> None:
+        import html
+
+        from xrayviewer.applog import log_dir
+
+        logs = html.escape(str(log_dir()))
         QMessageBox.about(self, "About xrayviewer",
                           f"<b>xrayviewer {__version__}</b><p>{NOTICE}</p>"
                           "<p>Keys: A agree · D disagree · N normal · P pneumonia · J/K next/previous · "
-                          "H heat map · F fit.</p>")
+                          "H heat map · F fit.</p>"
+                          f"<p>Log file and crash reports: <a href='file://{logs}'>{logs}</a></p>"
+                          f"<p>Agreement log: {html.escape(str(self.log_path))}</p>")
 
     # -- status ---------------------------------------------------------------------------------------------
 
