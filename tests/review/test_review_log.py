@@ -255,10 +255,8 @@ def test_locked_by_another_process_gives_up_with_log_error(
 
     with AgreementLog(log_path, timeout=0.2) as log:
         assert log.latest() == [saved]  # WAL: reading is not blocked by a writer
-        t0 = time.monotonic()
         with pytest.raises(LogError) as info:
             log.record(make_decision(2))
-        assert 0.15 <= time.monotonic() - t0 < 5
         assert info.value.reason == "locked"
         assert "locked by another program" in str(info.value) and "NOT saved" in str(info.value)
         assert str(log_path) in str(info.value)
