@@ -210,6 +210,20 @@ def _classify(exc: sqlite3.Error) -> ErrorReason:
     return "error"
 
 
+@contextlib.contextmanager
+def _write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE (take the write lock now) ... COMMIT; roll back on any failure, even Ctrl-C."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise
+
+
 class AgreementLog:
     """Open (or create) an agreement log.
 
@@ -353,20 +367,13 @@ class AgreementLog:
         return version
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _write_transaction(conn):
             # Re-read under the write lock: another instance may have created the schema meanwhile.
             version = self._check_version(conn, writable=True)
             for v in range(version, SCHEMA_VERSION):
                 for statement in _MIGRATIONS[v]:
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            raise
 
     # -- use ---------------------------------------------------------------------------------------------
 
@@ -385,19 +392,11 @@ class AgreementLog:
         if self.readonly:
             raise self._fail(f"the agreement log is read-only: {self.path}; the decision was NOT saved.",
                              "readonly")
-        with self._using("the decision was NOT saved") as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                at = _utc_now()  # taken under the write lock, so time order matches id order
-                values = (d.sha256, d.path, d.study, d.model_id, d.probability, d.model_call, d.threshold,
-                          d.reviewer, d.decision, int(d.agrees), d.note, at, __version__)
-                cur = conn.execute(_INSERT, values)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                raise
+        with self._using("the decision was NOT saved") as conn, _write_transaction(conn):
+            at = _utc_now()  # taken under the write lock, so time order matches id order
+            values = (d.sha256, d.path, d.study, d.model_id, d.probability, d.model_call, d.threshold,
+                      d.reviewer, d.decision, int(d.agrees), d.note, at, __version__)
+            cur = conn.execute(_INSERT, values)
         assert cur.lastrowid is not None
         return _logged((cur.lastrowid, *values))
 
