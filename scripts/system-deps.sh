@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Install the Debian packages Qt needs, only those missing. Usage: system-deps.sh headless|gui
-# headless: what offscreen Qt (tests, screenshots) links against; gui: plus the X11/xcb platform plugin.
+# Install the Debian packages Qt needs, only those missing. Usage: system-deps.sh headless|gui|test
+# headless: what offscreen Qt (screenshots) links against; gui: plus the X11/xcb platform plugin;
+# test: headless plus the tools some tests use (strace for the no-network check, desktop-file and
+# AppStream validators).
 set -euo pipefail
 mode=${1:-headless}
 
@@ -18,6 +20,12 @@ want 'libglib-2.0.so.0' libglib2.0-0
 want 'libdbus-1.so.3' libdbus-1-3
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=("python3-venv")
 fc-list >/dev/null 2>&1 && [ -n "$(fc-list 2>/dev/null | head -n1)" ] || need+=(fonts-dejavu-core fontconfig)
+want_tool() { command -v "$1" >/dev/null 2>&1 || need+=("$2"); }
+if [ "$mode" = test ]; then
+  want_tool strace strace
+  want_tool desktop-file-validate desktop-file-utils
+  want_tool appstreamcli appstream
+fi
 if [ "$mode" = gui ]; then
   want 'libxcb-cursor.so.0' libxcb-cursor0
   want 'libxkbcommon-x11.so.0' libxkbcommon-x11-0

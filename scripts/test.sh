@@ -2,7 +2,7 @@
 # One command: install what the tests need (system packages included) and run the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/system-deps.sh headless
+bash scripts/system-deps.sh test
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
