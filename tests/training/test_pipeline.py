@@ -115,3 +115,17 @@ def test_resuming_a_finished_run_re_exports_with_the_original_command(tiny_run):
     assert again.card.threshold == first.card.threshold
     history = json.loads((tmp / "run" / "history.json").read_text())
     assert len(history) == 2  # nothing more was trained
+
+
+def test_card_metrics_are_what_the_runtime_sees(tiny_run):
+    """The threshold and card metrics come from float32 films through the runtime's own preprocessing."""
+    from xrayviewer.training.metrics import metrics_at
+
+    tmp, result = tiny_run
+    val = from_manifest(tmp / "manifest.csv").split("val")
+    engine = Engine(result.model_path, provider="cpu")
+    scored = list(score_films([s.path for s in val], engine, batch_size=8))
+    probs = np.array([r.probability for r in scored])
+    m = metrics_at(np.array([s.label for s in val]), probs, engine.card.threshold)
+    for key in ("accuracy", "sensitivity", "specificity"):
+        assert round(getattr(m, key), 4) == engine.card.val_metrics[key], key

@@ -21,12 +21,27 @@ from xrayviewer.training.datasets import Sample
 log = logging.getLogger(__name__)
 
 
-def _prepare(path: Path, size: int) -> np.ndarray | None:
+def _prepare(path: Path, size: int, dtype: type = np.float16) -> np.ndarray | None:
     try:
-        return preprocess(load_film(path, min_size=size).pixels, size).astype(np.float16)
+        return preprocess(load_film(path, min_size=size).pixels, size).astype(dtype)
     except (FilmError, ValueError) as exc:
         log.warning("skipping %s: %s", path, exc)
         return None
+
+
+def exact_images(samples: list[Sample], size: int, workers: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """(float32 images [N,S,S], ok mask [N]) exactly as the runtime feeds them to the model.
+
+    The threshold and the model card's metrics are computed on these, not on the float16 cache, so the
+    card agrees with what `xrayviewer score` and `evaluate` see film for film.
+    """
+    images = np.zeros((len(samples), size, size), np.float32)
+    ok = np.zeros(len(samples), bool)
+    with ThreadPoolExecutor(workers) as pool:
+        for i, img in enumerate(pool.map(lambda s: _prepare(s.path, size, np.float32), samples)):
+            if img is not None:
+                images[i], ok[i] = img, True
+    return images, ok
 
 
 def cached_images(samples: list[Sample], size: int, cache_dir: Path | None,

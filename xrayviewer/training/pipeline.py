@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from xrayviewer.inference.card import ModelCard
-from xrayviewer.training.cache import cached_images
+from xrayviewer.training.cache import exact_images
 from xrayviewer.training.datasets import Dataset
 from xrayviewer.training.export import export_onnx, hardware_description, load_checkpoint, parity, utc_now
 from xrayviewer.training.metrics import metrics_at, sensitivity_first_threshold
@@ -44,7 +44,7 @@ def run_pipeline(dataset: Dataset, cfg: TrainConfig, *, run_dir: Path, cache_dir
     seconds = sum(h["seconds"] for h in history) or time.time() - t0
     net, state = load_checkpoint(best)
     val = dataset.split("val")
-    xv, okv = cached_images(val, cfg.input_size, cache_dir)
+    xv, okv = exact_images(val, cfg.input_size)
     yv = np.array([s.label for s in val])[okv]
     pv = predict(net, xv[okv])
     threshold = sensitivity_first_threshold(yv, pv, min_sensitivity)
@@ -69,7 +69,7 @@ def run_pipeline(dataset: Dataset, cfg: TrainConfig, *, run_dir: Path, cache_dir
                **({"resumed_with": resumed_with} if resumed_with else {})},
     )
     path = export_onnx(net, card, out)
-    diffs = parity(net, path, xv[okv][:32].astype(np.float32))
+    diffs = parity(net, path, xv[okv][:32])
     (run_dir / "model_card.json").write_text(card.to_json() + "\n")
     log.info("exported %s; torch/onnxruntime max |diff| %s", path, diffs)
     return PipelineResult(path, card, diffs)
