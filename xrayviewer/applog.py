@@ -12,6 +12,7 @@ Use from the entry point::
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import logging.handlers
 import os
@@ -221,3 +222,25 @@ def install_crash_handler() -> None:
     """
     sys.excepthook = _excepthook
     threading.excepthook = _thread_excepthook
+    _enable_native_crash_log()
+
+
+_native_log: object | None = None  # kept open for the life of the process: faulthandler writes to its fd
+
+
+def _enable_native_crash_log() -> None:
+    """A segfault or abort in native code (Qt, a decoder) leaves its Python stacks in the log folder.
+
+    faulthandler can only write to an open file, so one is kept open; the app's own crash reports cover
+    Python exceptions, this covers what kills the interpreter.
+    """
+    global _native_log
+    if _native_log is not None:
+        return
+    try:
+        log_dir().mkdir(parents=True, exist_ok=True)
+        f = open(log_dir() / "native-crashes.txt", "a", encoding="utf-8")  # noqa: SIM115 - lives on
+    except OSError:
+        return
+    faulthandler.enable(file=f, all_threads=True)
+    _native_log = f

@@ -192,3 +192,18 @@ def test_stderr_handler_follows_sys_stderr(monkeypatch: pytest.MonkeyPatch) -> N
     assert "after the redirect" in later.getvalue()
     monkeypatch.setattr(sys, "stderr", None)
     logging.getLogger("xrayviewer.test").warning("no console at all")  # must not raise
+
+
+def test_a_native_crash_leaves_its_stacks_in_the_log_folder(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = ("from xrayviewer.applog import install_crash_handler\n"
+            "install_crash_handler()\n"
+            "import faulthandler; faulthandler._sigsegv()\n")
+    env = {**os.environ, "XRAYVIEWER_LOG_DIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    report = (tmp_path / "native-crashes.txt").read_text(encoding="utf-8")
+    assert "Segmentation fault" in report and "File \"<string>\", line 3" in report
