@@ -17,6 +17,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
@@ -299,6 +300,23 @@ class AgreementLog:
         return sqlite3.connect(target, uri=uri, timeout=self.timeout, isolation_level=None,
                                check_same_thread=False)
 
+    def _enable_wal(self, conn: sqlite3.Connection) -> str:
+        """Switch to WAL, retrying while another instance holds the lock.
+
+        Switching the journal mode needs an exclusive lock and SQLite may answer "database is locked" at
+        once, without its busy handler, when two instances open a new log at the same moment.
+        """
+        deadline = time.monotonic() + self.timeout
+        delay = 0.01
+        while True:
+            try:
+                return str(conn.execute("PRAGMA journal_mode=WAL").fetchone()[0])
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e).lower() or time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)
+
     def _open_readwrite(self) -> sqlite3.Connection:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -310,7 +328,7 @@ class AgreementLog:
             conn = self._connect(os.fspath(self.path))
             # Read before any write: a foreign or newer file is rejected without being modified.
             version = self._check_version(conn, writable=True)
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            mode = self._enable_wal(conn)
             if str(mode).lower() != "wal":
                 raise self._fail(f"cannot use write-ahead logging for the agreement log: {self.path} "
                                  f"(journal mode {mode}); is it on a network drive?", "io")
@@ -353,11 +371,16 @@ class AgreementLog:
         raise AssertionError("unreachable")
 
     def _check_version(self, conn: sqlite3.Connection, *, writable: bool) -> int:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        # One statement, so one snapshot: read separately, another instance creating the schema in
+        # between would make a fresh log look like a foreign SQLite file (version 0 but tables present).
+        version, tables = conn.execute(
+            "SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_master)"
+        ).fetchone()
+        version = int(version)
         if version > SCHEMA_VERSION:
             raise self._fail(f"the agreement log was written by a newer xrayviewer (schema {version}, this "
                              f"version reads up to {SCHEMA_VERSION}): {self.path}; please upgrade.", "error")
-        if version == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        if version == 0 and tables:
             raise self._fail(f"this SQLite file is not an agreement log: {self.path}. It was left untouched.",
                              "corrupt")
         if not writable and version < SCHEMA_VERSION:
