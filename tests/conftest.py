@@ -1,6 +1,7 @@
 """Suite-wide isolation: logs, settings and data go to temporary folders, never the user's."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -19,3 +20,11 @@ def _isolated_user_dirs(tmp_path_factory):
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny contract-compliant ONNX model (tests/helpers/tiny_model.py), built once per session."""
+    from tests.helpers.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.onnx")

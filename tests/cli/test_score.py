@@ -14,17 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers.tiny_model import build_tiny_model
 from xrayviewer.cli import main
 from xrayviewer.cli.score import COLUMNS, HEATMAP_LONG_EDGE
 from xrayviewer.paths import default_model_path, samples_dir
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.onnx")
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.tiny_model import build_tiny_model
 from xrayviewer.paths import samples_dir
 
 pytest.importorskip("PySide6")
@@ -25,11 +24,6 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox  # noqa: E4
 
 BROKEN_NAME = "zz-broken.jpeg"
 WAIT_MS = 20_000
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.onnx")
 
 
 @pytest.fixture

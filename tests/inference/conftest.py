@@ -1,4 +1,4 @@
-"""Shared fixtures for inference tests: the tiny contract-honouring model and copies of the sample films."""
+"""Shared fixtures for inference tests: copies of the sample films (the tiny model comes from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.tiny_model import build_tiny_model
 from xrayviewer.paths import samples_dir
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.onnx")
 
 
 @pytest.fixture(scope="session")
