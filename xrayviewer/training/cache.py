@@ -29,19 +29,28 @@ def _prepare(path: Path, size: int, dtype: type = np.float16) -> np.ndarray | No
         return None
 
 
+def _prepare_all(samples: list[Sample], size: int, dtype: type, workers: int,
+                 desc: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Decode + preprocess in a thread pool: (images [N,S,S] of `dtype`, ok mask [N])."""
+    images = np.zeros((len(samples), size, size), dtype)
+    ok = np.zeros(len(samples), bool)
+    with ThreadPoolExecutor(workers) as pool:
+        results = pool.map(lambda s: _prepare(s.path, size, dtype), samples)
+        if desc:
+            results = tqdm(results, total=len(samples), desc=desc, unit="film")
+        for i, img in enumerate(results):
+            if img is not None:
+                images[i], ok[i] = img, True
+    return images, ok
+
+
 def exact_images(samples: list[Sample], size: int, workers: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """(float32 images [N,S,S], ok mask [N]) exactly as the runtime feeds them to the model.
 
     The threshold and the model card's metrics are computed on these, not on the float16 cache, so the
     card agrees with what `xrayviewer score` and `evaluate` see film for film.
     """
-    images = np.zeros((len(samples), size, size), np.float32)
-    ok = np.zeros(len(samples), bool)
-    with ThreadPoolExecutor(workers) as pool:
-        for i, img in enumerate(pool.map(lambda s: _prepare(s.path, size, np.float32), samples)):
-            if img is not None:
-                images[i], ok[i] = img, True
-    return images, ok
+    return _prepare_all(samples, size, np.float32, workers)
 
 
 def cached_images(samples: list[Sample], size: int, cache_dir: Path | None,
@@ -53,14 +62,7 @@ def cached_images(samples: list[Sample], size: int, cache_dir: Path | None,
     if file and file.is_file():
         with np.load(file) as z:
             return z["images"], z["ok"]
-    images = np.zeros((len(samples), size, size), np.float16)
-    ok = np.zeros(len(samples), bool)
-    with ThreadPoolExecutor(workers) as pool:
-        results = pool.map(lambda s: _prepare(s.path, size), samples)
-        for i, img in enumerate(tqdm(results, total=len(samples), desc=f"decoding films at {size} px",
-                                     unit="film")):
-            if img is not None:
-                images[i], ok[i] = img, True
+    images, ok = _prepare_all(samples, size, np.float16, workers, desc=f"decoding films at {size} px")
     if file:
         file.parent.mkdir(parents=True, exist_ok=True)
         tmp = file.with_suffix(".tmp.npz")
