@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from xrayviewer.common.confusion import confusion_at as count_at
+
 #: Targets for the "what would it take" rows of the threshold table.
 SENSITIVITY_TARGETS = (0.95, 0.99)
 CALIBRATION_BINS = 10
@@ -34,10 +36,6 @@ def require_sklearn() -> None:
         ) from exc
 
 
-def _ratio(a: int, b: int) -> float:
-    return a / b if b else float("nan")
-
-
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """95% Wilson score interval for k successes in n: honest for small n and for rates near 0 or 1."""
     if n == 0:
@@ -56,17 +54,14 @@ def both_classes(labels: np.ndarray) -> bool:
 
 def confusion_at(labels: np.ndarray, probs: np.ndarray, threshold: float) -> dict[str, Any]:
     """Counts and the rates a clinician reads at one threshold (called PNEUMONIA when p >= threshold)."""
-    y = np.asarray(labels).astype(bool)
-    pred = np.asarray(probs) >= threshold
-    tp, tn = int((pred & y).sum()), int((~pred & ~y).sum())
-    fp, fn = int((pred & ~y).sum()), int((~pred & y).sum())
+    c = count_at(labels, probs, threshold)
     return {
         "threshold": float(threshold),
-        "tp": tp, "fp": fp, "tn": tn, "fn": fn, "n": len(y),
-        "sensitivity": _ratio(tp, tp + fn), "sensitivity_ci95": wilson(tp, tp + fn),
-        "specificity": _ratio(tn, tn + fp), "specificity_ci95": wilson(tn, tn + fp),
-        "accuracy": _ratio(tp + tn, len(y)),
-        "ppv": _ratio(tp, tp + fp), "npv": _ratio(tn, tn + fn),
+        "tp": c.tp, "fp": c.fp, "tn": c.tn, "fn": c.fn, "n": c.n,
+        "sensitivity": c.sensitivity, "sensitivity_ci95": wilson(c.tp, c.tp + c.fn),
+        "specificity": c.specificity, "specificity_ci95": wilson(c.tn, c.tn + c.fp),
+        "accuracy": c.accuracy,
+        "ppv": c.ppv, "npv": c.npv,
     }
 
 
@@ -75,7 +70,7 @@ def threshold_for_sensitivity(labels: np.ndarray, probs: np.ndarray, target: flo
 
     Same rule as the training pipeline's choice of the card threshold, so the rows are comparable.
     """
-    from xrayviewer.training.metrics import sensitivity_first_threshold
+    from xrayviewer.data.metrics import sensitivity_first_threshold
 
     if not np.asarray(labels).astype(bool).any():
         return float("nan")

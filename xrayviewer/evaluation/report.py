@@ -11,7 +11,6 @@ import csv
 import json
 import logging
 import math
-import os
 import random
 import re
 from collections import Counter
@@ -24,10 +23,13 @@ from typing import Any
 import numpy as np
 
 from xrayviewer import NOTICE, __version__
+from xrayviewer.common.files import atomic_write
+from xrayviewer.common.text import path_text
+from xrayviewer.common.vocab import LABELS, Status
+from xrayviewer.data.datasets import Dataset, Sample
 from xrayviewer.evaluation import images, metrics
 from xrayviewer.inference.engine import Engine
 from xrayviewer.inference.scoring import FilmResult, score_films
-from xrayviewer.training.datasets import LABELS, Dataset, Sample
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +45,14 @@ class Scored:
     """One film of the evaluated set: its label and what the model said (or why it could not)."""
 
     sample: Sample
-    status: str  # "ok" | "error"
+    status: Status
     probability: float = float("nan")
     cam: np.ndarray | None = None
     error: str = ""
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status == Status.OK
 
 
 @dataclass
@@ -84,9 +86,9 @@ def score_samples(samples: Sequence[Sample], engine: Engine,
     results = score_films([s.path for s in samples], engine, keep_cam=True)
     for sample, r in zip(samples, results, strict=True):
         if r.ok:
-            out.append(Scored(sample, "ok", r.probability, r.cam))
+            out.append(Scored(sample, Status.OK, r.probability, r.cam))
         else:
-            out.append(Scored(sample, "error", error=r.error or "unknown error"))
+            out.append(Scored(sample, Status.ERROR, error=r.error or "unknown error"))
         if on_result is not None:
             on_result(r)
     return out
@@ -114,7 +116,7 @@ def display_name(path: Path, root: Path | None) -> str:
         rel = path.relative_to(root) if root else path
     except ValueError:
         rel = path
-    return rel.as_posix().encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return path_text(rel.as_posix())
 
 
 def _safe_file_name(text: str) -> str:
@@ -129,8 +131,7 @@ def _clear_pngs(folder: Path) -> None:
 
 
 def _write_predictions(path: Path, scored: Sequence[Scored], root: Path | None, threshold: float) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
+    with atomic_write(path) as f:
         w = csv.writer(f)
         w.writerow(PREDICTION_COLUMNS)
         for s in scored:
@@ -138,11 +139,10 @@ def _write_predictions(path: Path, scored: Sequence[Scored], root: Path | None, 
             if s.ok:
                 call = int(s.probability >= threshold)
                 w.writerow([display_name(smp.path, root), LABELS[smp.label], smp.subtype, smp.patient, smp.split,
-                            f"{s.probability:.6f}", LABELS[call], int(call == smp.label), "ok", ""])
+                            f"{s.probability:.6f}", LABELS[call], int(call == smp.label), Status.OK, ""])
             else:
                 w.writerow([display_name(smp.path, root), LABELS[smp.label], smp.subtype, smp.patient, smp.split,
-                            "", "", "", "error", s.error])
-    os.replace(tmp, path)
+                            "", "", "", Status.ERROR, s.error])
 
 
 class _Figures:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from xrayviewer import NOTICE, __version__
+from xrayviewer.common.text import format_or_na
 from xrayviewer.films import Film
 from xrayviewer.inference.card import ModelCard
 from xrayviewer.inference.engine import Engine
@@ -93,10 +94,6 @@ class ModelCardDialog(QDialog):
         self.resize(760, 640)
 
 
-def _fmt(x: float, pattern: str) -> str:
-    return "n/a" if math.isnan(x) else format(x, pattern)
-
-
 class StatisticsDialog(QDialog):
     """Per reviewer: films, agreement rate, Cohen's kappa and the confusion matrix against the model."""
 
@@ -147,7 +144,8 @@ class StatisticsDialog(QDialog):
         for i, s in enumerate(rows):
             (nn, np_), (pn, pp) = s.confusion
             values = [s.reviewer if s.reviewer is not None else "ALL reviewers", str(s.n),
-                      _fmt(s.agreement, ".1%"), _fmt(s.kappa, ".3f"), str(nn), str(np_), str(pn), str(pp)]
+                      format_or_na(s.agreement, ".1%"), format_or_na(s.kappa, ".3f"),
+                      str(nn), str(np_), str(pn), str(pp)]
             for c, v in enumerate(values):
                 cell = QTableWidgetItem(v)
                 if c:

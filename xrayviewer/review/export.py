@@ -7,13 +7,12 @@ so a full disk or a crash leaves either the previous CSV or none, never half of 
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import errno
 import os
-import secrets
 from pathlib import Path
 
+from xrayviewer.common.files import atomic_write
 from xrayviewer.review.log import AgreementLog, LoggedDecision, ReviewError
 
 CSV_COLUMNS = (
@@ -45,49 +44,18 @@ def _why(e: OSError, csv_path: Path) -> str:
     return f"cannot write the CSV: {csv_path} ({e.strerror or e})"
 
 
-def _create_temp(folder: Path, name: str) -> tuple[int, Path]:
-    """A new file beside the target (same filesystem, so os.replace is atomic), with umask permissions."""
-    while True:
-        tmp = folder / f".{name}.{secrets.token_hex(4)}.tmp"
-        try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
-        except FileExistsError:
-            continue
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX; not possible, nor needed, on Windows)."""
-    with contextlib.suppress(OSError, AttributeError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def write_csv(decisions: list[LoggedDecision], csv_path: str | os.PathLike[str]) -> int:
     """Atomically write `decisions` as CSV (UTF-8) to `csv_path`; returns rows written."""
     target = Path(csv_path)
     if target.is_dir():
         raise ExportError(f"that is a folder, not a file; the CSV was not written: {target}")
-    tmp: Path | None = None
     try:
-        fd, tmp = _create_temp(target.parent, target.name)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+        with atomic_write(target) as f:
             writer = csv.writer(f)
             writer.writerow(CSV_COLUMNS)
             writer.writerows(csv_row(d) for d in decisions)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-        tmp = None
     except OSError as e:
         raise ExportError(_why(e, target)) from e
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-    _fsync_folder(target.parent)
     return len(decisions)
 
 

@@ -27,11 +27,11 @@ from typing import Literal
 import platformdirs
 
 from xrayviewer import __version__
+from xrayviewer.common.text import path_text
+from xrayviewer.common.vocab import LABELS, Label, LabelText
 
-NORMAL = "NORMAL"
-PNEUMONIA = "PNEUMONIA"
-LABELS: tuple[str, str] = (NORMAL, PNEUMONIA)
-Label = Literal["NORMAL", "PNEUMONIA"]
+NORMAL = Label.NORMAL
+PNEUMONIA = Label.PNEUMONIA
 
 SCHEMA_VERSION = 1
 DEFAULT_TIMEOUT_S = 10.0
@@ -59,16 +59,6 @@ def default_log_path() -> Path:
     return Path(platformdirs.user_data_dir("xrayviewer")) / "agreement-log.sqlite3"
 
 
-def _text(p: str | os.PathLike[str]) -> str:
-    """Path as text SQLite can store: undecodable file-name bytes (surrogate escapes) become \\x.. escapes."""
-    s = os.fspath(p)
-    try:
-        s.encode("utf-8")
-    except UnicodeEncodeError:
-        s = s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return s
-
-
 @dataclass(frozen=True)
 class Decision:
     """One radiologist decision on one film, with the model output it was made against.
@@ -82,16 +72,16 @@ class Decision:
     study: str  # study folder as given; filters on it compare strings exactly
     model_id: str
     probability: float  # model's pneumonia probability
-    model_call: Label  # model's label at `threshold`
+    model_call: LabelText  # model's label at `threshold`
     threshold: float
     reviewer: str
-    decision: Label  # the radiologist's label
+    decision: LabelText  # the radiologist's label
     note: str = ""
 
     def __post_init__(self) -> None:
         # Accept Path objects for convenience, store text: the log keeps what it was given.
-        object.__setattr__(self, "path", _text(self.path))
-        object.__setattr__(self, "study", _text(self.study))
+        object.__setattr__(self, "path", path_text(self.path))
+        object.__setattr__(self, "study", path_text(self.study))
         object.__setattr__(self, "sha256", str(self.sha256).lower())
         if not _SHA256.fullmatch(self.sha256):
             raise ValueError(f"sha256 must be 64 hex digits, got {self.sha256!r}")
@@ -108,6 +98,7 @@ class Decision:
         for name in ("model_call", "decision"):
             if getattr(self, name) not in LABELS:
                 raise ValueError(f"{name} must be one of {LABELS}, got {getattr(self, name)!r}")
+            object.__setattr__(self, name, str(getattr(self, name)))  # a Label member -> its plain text
         if not self.reviewer.strip():
             raise ValueError("reviewer must not be empty")
         if not self.model_id.strip():
@@ -128,10 +119,10 @@ class LoggedDecision:
     study: str
     model_id: str
     probability: float
-    model_call: Label
+    model_call: LabelText
     threshold: float
     reviewer: str
-    decision: Label
+    decision: LabelText
     agrees: bool
     note: str
     decided_at_utc: str  # ISO-8601, e.g. 2024-05-01T09:30:12.345Z

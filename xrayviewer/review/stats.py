@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from xrayviewer.common.confusion import count_confusion
+from xrayviewer.common.text import format_or_na
 from xrayviewer.review.log import LABELS, NORMAL, PNEUMONIA, AgreementLog, LoggedDecision
 
 Confusion = tuple[tuple[int, int], tuple[int, int]]
@@ -22,11 +24,11 @@ def confusion_matrix(radiologist: Sequence[str], model: Sequence[str]) -> np.nda
     """2x2 counts: rows = radiologist NORMAL/PNEUMONIA, columns = model NORMAL/PNEUMONIA."""
     if len(radiologist) != len(model):
         raise ValueError("radiologist and model labels differ in length")
-    index = {label: i for i, label in enumerate(LABELS)}
-    cm = np.zeros((2, 2), dtype=np.int64)
-    for r, m in zip(radiologist, model, strict=True):
-        cm[index[r], index[m]] += 1
-    return cm
+    for label in (*radiologist, *model):
+        if label not in LABELS:
+            raise KeyError(label)
+    c = count_confusion([r == PNEUMONIA for r in radiologist], [m == PNEUMONIA for m in model])
+    return np.array(c.matrix(), dtype=np.int64)
 
 
 def kappa_from_confusion(cm: np.ndarray) -> float:
@@ -112,10 +114,6 @@ def log_stats(log: AgreementLog | str | os.PathLike[str], *, study: str | None =
         return compute_stats(opened.latest(study=study))
 
 
-def _fmt(x: float, pattern: str) -> str:
-    return "n/a" if math.isnan(x) else format(x, pattern)
-
-
 def format_stats(stats: ReviewStats) -> str:
     """Plain-text table for the CLI: one line per reviewer, then all reviewers pooled."""
     if not stats.overall.n:
@@ -125,8 +123,8 @@ def format_stats(stats: ReviewStats) -> str:
     rows = [*stats.per_reviewer, stats.overall]
     for s in rows:
         (nn, np_), (pn, pp) = s.confusion
-        lines.append((s.reviewer if s.reviewer is not None else "ALL", str(s.n), _fmt(s.agreement, ".1%"),
-                      _fmt(s.kappa, ".3f"), str(nn), str(np_), str(pn), str(pp)))
+        lines.append((s.reviewer if s.reviewer is not None else "ALL", str(s.n), format_or_na(s.agreement, ".1%"),
+                      format_or_na(s.kappa, ".3f"), str(nn), str(np_), str(pn), str(pp)))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     out = []
     for i, line in enumerate(lines):

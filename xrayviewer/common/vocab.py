@@ -1,0 +1,52 @@
+"""The words the app, the CSVs and the log share: the two labels and a film's scoring status.
+
+Both are ``str`` enums, so a member equals its text (``Label.NORMAL == "NORMAL"``) and is written as that
+text to CSV, JSON and SQLite; files and the log keep plain strings.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Literal
+
+
+class _TextEnum(str, Enum):
+    """A str enum whose str() is its value on every Python (3.11 changed format() of mixed-in enums)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Label(_TextEnum):
+    """What a film shows, as the model calls it and as the radiologist decides it."""
+
+    NORMAL = "NORMAL"
+    PNEUMONIA = "PNEUMONIA"
+
+    @property
+    def opposite(self) -> Label:
+        return Label.NORMAL if self is Label.PNEUMONIA else Label.PNEUMONIA
+
+    @property
+    def index(self) -> int:
+        """0 NORMAL, 1 PNEUMONIA: the class index of training data and metrics."""
+        return 0 if self is Label.NORMAL else 1
+
+    @classmethod
+    def of_index(cls, index: int) -> Label:
+        return LABEL_ORDER[int(index)]
+
+
+#: The labels in class-index order.
+LABEL_ORDER: tuple[Label, Label] = (Label.NORMAL, Label.PNEUMONIA)
+#: The same as plain text (what the log's CHECK constraint and the CSVs hold).
+LABELS: tuple[str, str] = ("NORMAL", "PNEUMONIA")
+LabelText = Literal["NORMAL", "PNEUMONIA"]
+
+
+class Status(_TextEnum):
+    """Where a film stands with the model: not scored yet, scored, or unreadable."""
+
+    PENDING = "pending"
+    OK = "ok"
+    ERROR = "error"
