@@ -93,6 +93,9 @@ class Engine:
             log.warning("CUDA provider failed to initialise; falling back to CPU")
             label = "CPU"
         self.provider = label
+        # Says which provider actually ran (with --provider auto, CUDA or the CPU fallback): log file, -v.
+        log.info("onnxruntime provider %s for %s (asked: %s; session: %s)", label, self.path.name, provider,
+                 ", ".join(used))
         self.card = self._read_card()
         self._check_contract()
 
