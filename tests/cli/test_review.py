@@ -27,6 +27,7 @@ def test_review_export_and_stats_from_the_command_line(tmp_path, capsys):
 
 def test_review_export_of_a_missing_log_is_a_clear_error(tmp_path, capsys):
     assert main(["review", "export", "--log", str(tmp_path / "nope.sqlite3"), "--csv",
-                 str(tmp_path / "x.csv")]) == 1
-    assert "no agreement log" in capsys.readouterr().err
+                 str(tmp_path / "x.csv")]) == 2  # the exit code every command uses for unusable input
+    err = capsys.readouterr().err
+    assert "xrayviewer review export: error:" in err and "no agreement log" in err
     assert not (tmp_path / "x.csv").exists()

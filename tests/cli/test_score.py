@@ -15,7 +15,8 @@ import pytest
 from PIL import Image
 
 from xrayviewer.cli import main
-from xrayviewer.cli.score import COLUMNS, HEATMAP_LONG_EDGE
+from xrayviewer.inference.batch import COLUMNS
+from xrayviewer.inference.heatmap_png import HEATMAP_LONG_EDGE
 from xrayviewer.paths import default_model_path, samples_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,19 +121,19 @@ def test_non_utf8_file_name(tmp_path: Path, samples: list[Path], tiny_model: Pat
 
 
 def test_ctrl_c_stops_cleanly(good_dir: Path, tmp_path: Path, tiny_model: Path, monkeypatch, capsys) -> None:
-    from xrayviewer.inference import scoring
+    from xrayviewer.inference import batch
 
-    real = scoring.score_films
+    real = batch.score_rows
 
     def interrupted(*args, **kwargs):
         gen = real(*args, **kwargs)
-        yield next(gen)
-        yield next(gen)
+        yield next(gen)  # one batch of 2 films reaches the CSV, then Ctrl-C
+        gen.close()
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(scoring, "score_films", interrupted)
+    monkeypatch.setattr(batch, "score_rows", interrupted)
     out = tmp_path / "out.csv"
-    assert score(good_dir, "--csv", out, "--model", tiny_model) == 130
+    assert score(good_dir, "--csv", out, "--model", tiny_model, "--batch-size", 2) == 130
     err = capsys.readouterr().err
     assert "interrupted after 2 of 16 films" in err and "Traceback" not in err
     assert not out.exists()  # never a CSV that looks complete but is not

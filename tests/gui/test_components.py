@@ -21,6 +21,7 @@ from xrayviewer.gui.film_model import FilmListModel, FilmSortProxy
 from xrayviewer.gui.settings import Settings
 from xrayviewer.gui.thumbnails import ThumbnailLoader
 from xrayviewer.inference.scoring import FilmResult
+from xrayviewer.paths import default_model_path
 
 
 def dicom_study(folder: Path, photometric: str = "MONOCHROME2") -> Path:
@@ -242,7 +243,8 @@ def test_cli_gui_subcommand(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     calls: list[tuple[Any, ...]] = []
     monkeypatch.setattr(app, "main", lambda folder, **kw: calls.append((folder, kw)) or 0)
     assert cli.main(["gui", str(tmp_path), "--log", str(tmp_path / "l.db"), "--provider", "cpu"]) == 0
-    assert calls[-1] == (tmp_path, {"model_path": None, "log_path": tmp_path / "l.db", "provider": "cpu"})
+    default_model = default_model_path()  # resolved by the CLI (cli.common), not by the GUI
+    assert calls[-1] == (tmp_path, {"model_path": default_model, "log_path": tmp_path / "l.db", "provider": "cpu"})
     monkeypatch.setattr("sys.argv", ["xrayviewer"])
     assert cli.main([]) == 0  # no command: the GUI
     assert calls[-1][0] is None

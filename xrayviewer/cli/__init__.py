@@ -1,7 +1,8 @@
 """Command line: thin shells over the core. Each subcommand lives in its own module.
 
 Heavy imports (onnxruntime, Qt, torch) happen inside the subcommand that needs them, so
-`xrayviewer --help` is instant and the runtime never needs torch.
+`xrayviewer --help` is instant and the runtime never needs torch. Exit codes, failing, argument types and
+resolving the model are shared by every command through :mod:`xrayviewer.cli.common`.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import sys
 
 from xrayviewer import NOTICE, __version__
 from xrayviewer.applog import install_crash_handler, setup_logging
+from xrayviewer.cli.common import EXIT_INTERRUPTED, CommandError, command_name, fail
 
 # modules under xrayviewer.cli, each providing add_parser(subparsers) which sets func=run
 SUBCOMMANDS = ("gui", "score", "review", "train", "evaluate")
-
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def _main(argv: list[str] | None) -> int:
@@ -52,7 +53,10 @@ def _main(argv: list[str] | None) -> int:
     install_crash_handler()
     if args.command is None:  # plain `xrayviewer` opens the app on the sample study
         args = parser.parse_args([*(sys.argv[1:] if argv is None else argv), "gui"])
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except CommandError as exc:
+        return fail(command_name(args), str(exc), exc.code)
 
 
 if __name__ == "__main__":

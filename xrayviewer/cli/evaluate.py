@@ -1,23 +1,21 @@
 """`xrayviewer evaluate --data SOURCE`: run the model on a labelled set and write an HTML report.
 
 Runs through the runtime engine (no torch). Needs scikit-learn (the `report` extra).
-Exit codes: 0 report written; 3 report written but some films could not be read (listed in it, left out of
-every number); 2 usage, model or data error; 130 interrupted.
+Exit codes (see :mod:`xrayviewer.cli.common`): 0 report written; 3 report written but some films could not
+be read (listed in it, left out of every number); 2 usage, model or data error; 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
 from xrayviewer import NOTICE
-from xrayviewer.cli._args import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
-from xrayviewer.cli._args import positive_int as _positive_int
+from xrayviewer.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, CommandError, open_engine, positive_int
+from xrayviewer.common.text import format_or_na
 
 SPLITS = ("val", "test", "train", "all")
-
 
 
 
@@ -41,18 +39,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="training run folder; its history.json gives the training curves")
     p.add_argument("--out", type=Path, metavar="REPORT_DIR",
                    help="where to write the report (default: reports/<model id>-<split>)")
-    p.add_argument("--limit", type=_positive_int, metavar="N",
+    p.add_argument("--limit", type=positive_int, metavar="N",
                    help="evaluate a seeded random subset of N films (quick looks)")
     p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto",
                    help="where to run the model (default: auto, CUDA when available)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar; errors and the summary only")
     p.set_defaults(func=run)
     return p
-
-
-def _fail(message: str) -> int:
-    print(f"xrayviewer evaluate: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,47 +71,36 @@ def _run(args: argparse.Namespace) -> int:
     try:
         require_sklearn()
     except MissingDependency as exc:
-        return _fail(str(exc))
+        raise CommandError(str(exc)) from None
 
     from tqdm import tqdm
 
+    from xrayviewer.data.datasets import load_dataset
     from xrayviewer.evaluation.report import score_samples, select_samples, write_report
-    from xrayviewer.inference.engine import Engine, ModelError
-    from xrayviewer.paths import default_model_path, models_dir
-    from xrayviewer.training.datasets import load_dataset
 
     if args.run_dir is not None and not args.run_dir.is_dir():
-        return _fail(f"run folder not found: {args.run_dir}")
+        raise CommandError(f"run folder not found: {args.run_dir}")
     if not args.data.exists():
-        return _fail(f"data source not found: {args.data}")
+        raise CommandError(f"data source not found: {args.data}")
 
-    model_path = args.model
-    if model_path is None:
-        model_path = default_model_path()
-        if not model_path.is_file():
-            return _fail(f"the bundled model is not installed (looked for *.onnx in {models_dir()}); "
-                         "pass --model PATH")
-    try:
-        engine = Engine(model_path, args.provider)
-    except ModelError as exc:
-        return _fail(str(exc))
+    engine = open_engine(args.model, args.provider)
 
     try:
         dataset = load_dataset(args.data, args.images)
     except (OSError, ValueError, KeyError, UnicodeDecodeError) as exc:
-        return _fail(f"cannot read the labelled data {args.data}: {exc}")
+        raise CommandError(f"cannot read the labelled data {args.data}: {exc}") from None
     split = args.split or ("test" if dataset.split("test") else "val")
     samples = select_samples(dataset, split, args.limit)
     if not samples:
         have = sorted({s.split for s in dataset.samples})
-        return _fail(f"no films in split {split!r} of {dataset.description} "
+        raise CommandError(f"no films in split {split!r} of {dataset.description} "
                      f"(splits present: {', '.join(have) or 'none'}); choose one with --split")
 
     out_dir: Path = args.out or Path("reports") / f"{engine.card.id}-{split}"
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        return _fail(f"cannot create the report folder {out_dir}: {exc.strerror or exc}")
+        raise CommandError(f"cannot create the report folder {out_dir}: {exc.strerror or exc}") from None
 
     print(f"evaluating {engine.card.id} on {len(samples)} {split} films from {dataset.description} "
           f"({engine.provider})", file=sys.stderr)
@@ -134,22 +116,20 @@ def _run(args: argparse.Namespace) -> int:
     if len(failed) > 10:
         print(f"... and {len(failed) - 10} more unreadable films (all listed in the report)", file=sys.stderr)
     if len(failed) == len(scored):
-        return _fail(f"none of the {len(scored)} films could be read")
+        raise CommandError(f"none of the {len(scored)} films could be read")
 
     try:
         result = write_report(out_dir, engine=engine, dataset=dataset, split=split, scored=scored,
                               data_root=_data_root(args.data, args.images), run_dir=args.run_dir,
                               limit=args.limit)
     except OSError as exc:
-        return _fail(f"cannot write the report into {out_dir}: {exc.strerror or exc}")
+        raise CommandError(f"cannot write the report into {out_dir}: {exc.strerror or exc}") from None
 
     m = result.metrics
     c = m["confusion"]
 
     def f(v: float, pct: bool = False) -> str:
-        if not isinstance(v, (int, float)) or not math.isfinite(v):
-            return "n/a"
-        return f"{100 * v:.1f}%" if pct else f"{v:.3f}"
+        return format_or_na(v, ".1%" if pct else ".3f")
 
     print(f"{split}: {result.n_scored} films ({result.n_failed} unreadable): AUC {f(m['roc_auc'])}, "
           f"accuracy {f(c['accuracy'], True)}, sensitivity {f(c['sensitivity'], True)}, "

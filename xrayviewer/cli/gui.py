@@ -1,11 +1,15 @@
-"""`xrayviewer gui`: the desktop review app (also what `xrayviewer` with no command runs)."""
+"""`xrayviewer gui`: the desktop review app (also what `xrayviewer` with no command runs).
+
+Exit codes: the app's (0 after a normal quit); 2 when FOLDER does not exist. A missing or broken model is not
+an error here: the app opens, says why and lets the reviewer browse films.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from xrayviewer.cli.common import CommandError, model_or_default
 from xrayviewer.inference.engine import PROVIDERS
 
 
@@ -22,8 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.folder is not None and not args.folder.exists():
-        print(f"xrayviewer gui: no such folder or film: {args.folder}", file=sys.stderr)
-        return 2
+        raise CommandError(f"no such folder or film: {args.folder}")
     from xrayviewer.gui.app import main
 
-    return main(args.folder, model_path=args.model, log_path=args.log, provider=args.provider)
+    return main(args.folder, model_path=model_or_default(args.model), log_path=args.log, provider=args.provider)

@@ -1,4 +1,7 @@
-"""`xrayviewer review export|stats`: the agreement log from the command line."""
+"""`xrayviewer review export|stats`: the agreement log from the command line.
+
+Exit codes (see :mod:`xrayviewer.cli.common`): 0 done; 2 the log or the CSV cannot be used.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from xrayviewer.cli.common import EXIT_OK, CommandError
 from xrayviewer.review import ReviewError, default_log_path, export_review_csv
 from xrayviewer.review.stats import format_stats, log_stats
 
@@ -30,10 +34,9 @@ def run_export(args: argparse.Namespace) -> int:
     try:
         n = export_review_csv(log, args.csv, study=args.study, reviewer=args.reviewer)
     except ReviewError as exc:
-        print(f"xrayviewer review export: {exc}", file=sys.stderr)
-        return 1
+        raise CommandError(str(exc)) from None
     print(f"wrote {n} rows to {args.csv}", file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
 def run_stats(args: argparse.Namespace) -> int:
@@ -41,6 +44,5 @@ def run_stats(args: argparse.Namespace) -> int:
     try:
         print(format_stats(log_stats(log, study=args.study)))
     except ReviewError as exc:
-        print(f"xrayviewer review stats: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        raise CommandError(str(exc)) from None
+    return EXIT_OK

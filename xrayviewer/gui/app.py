@@ -55,13 +55,15 @@ def create_window(folder: Path | None = None, *, model_path: Path | None = None,
                   provider: str = "auto", **kwargs: object) -> object:
     """Build the main window and open `folder` (default: the bundled sample study).
 
-    A film path (as a file manager passes it) opens its folder with that film selected.
+    A film path (as a file manager passes it) opens its folder with that film selected. ``model_path`` None
+    opens without a model (the window says so); ``xrayviewer gui`` resolves the default model
+    (:func:`xrayviewer.cli.common.model_or_default`).
     """
     from xrayviewer.gui.main_window import MainWindow
-    from xrayviewer.paths import default_model_path, samples_dir
+    from xrayviewer.paths import samples_dir
     from xrayviewer.review import default_log_path
 
-    window = MainWindow(model_path=model_path or default_model_path(),
+    window = MainWindow(model_path=model_path,
                         log_path=log_path or default_log_path(), provider=provider, **kwargs)  # type: ignore[arg-type]
     target = Path(folder or samples_dir())
     if target.is_file():

@@ -1,11 +1,13 @@
 """Score many films: worker threads decode and run whole batches side by side; results stream in order.
 
-Shared by the CLI and the GUI worker. Decoding (Pillow, pydicom) and onnxruntime both release the GIL,
-so a small thread pool keeps the cores busy without the cost of processes.
+Shared by the CLI (through :mod:`.batch`), the GUI's scoring worker and the evaluation report. Decoding
+(Pillow, pydicom) and onnxruntime both release the GIL, so a small thread pool keeps the cores busy without
+the cost of processes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xrayviewer.common.vocab import Status
 from xrayviewer.films import Film, FilmError, load_film
 from xrayviewer.inference.engine import Engine
 from xrayviewer.inference.preprocess import preprocess
@@ -29,7 +32,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class FilmResult:
     path: Path
-    status: str  # "ok" | "error"
+    status: Status  # OK or ERROR
     error: str = ""
     sha256: str = ""
     probability: float = float("nan")
@@ -41,7 +44,7 @@ class FilmResult:
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status == Status.OK
 
 
 @dataclass
@@ -104,7 +107,25 @@ def score_films(
     cancel: threading.Event | None = None,
     decoder: Callable[[Path, int], _Decoded] = _decode,
 ) -> Iterator[FilmResult]:
-    """Yield one FilmResult per path, in input order, batch by batch.
+    """Yield one FilmResult per path, in input order (:func:`score_batches`, one film at a time)."""
+    batches = score_batches(paths, engine, batch_size=batch_size, workers=workers, keep_cam=keep_cam,
+                            cancel=cancel, decoder=decoder)
+    with contextlib.closing(batches):  # closing this generator stops the workers at once
+        for batch in batches:
+            yield from batch
+
+
+def score_batches(
+    paths: Iterable[Path],
+    engine: Engine,
+    *,
+    batch_size: int = 16,
+    workers: int | None = None,
+    keep_cam: bool = False,
+    cancel: threading.Event | None = None,
+    decoder: Callable[[Path, int], _Decoded] = _decode,
+) -> Iterator[list[FilmResult]]:
+    """Yield the FilmResults of each batch, batches in input order (one result per path in all).
 
     Unreadable films yield an ``error`` result and never stop the run. Setting ``cancel`` stops after
     the batch in flight.
@@ -154,7 +175,7 @@ def score_films(
             if results is None:  # cancelled mid-batch
                 return
             top_up()
-            yield from results
+            yield results
     finally:
         # Also reached when the consumer stops early (generator closed, Ctrl-C): drop queued batches
         # instead of finishing them; only the ones already running are waited for.
@@ -171,14 +192,14 @@ def _infer(batch: list[_Decoded], engine: Engine, threshold: float, keep_cam: bo
     results = []
     for d in batch:
         if d.image is None:
-            results.append(FilmResult(d.path, "error", error=d.error, sha256=d.sha256))
+            results.append(FilmResult(d.path, Status.ERROR, error=d.error, sha256=d.sha256))
             continue
         p, c = probs[id(d)]
         film = d.film
         results.append(
             FilmResult(
                 d.path,
-                "ok",
+                Status.OK,
                 sha256=d.sha256,
                 probability=p,
                 prediction=engine.card.call(p),
