@@ -2,7 +2,7 @@
 # Install the Debian packages Qt needs, only those missing. Usage: system-deps.sh headless|gui|test
 # headless: what offscreen Qt (screenshots) links against; gui: plus the X11/xcb platform plugin;
 # test: headless plus the tools some tests use (strace for the no-network check, desktop-file and
-# AppStream validators).
+# AppStream validators, Orthanc with its DICOMweb plugin for the PACS tests, dicom3tools' dciodvfy).
 set -euo pipefail
 mode=${1:-headless}
 
@@ -25,6 +25,10 @@ if [ "$mode" = test ]; then
   want_tool strace strace
   want_tool desktop-file-validate desktop-file-utils
   want_tool appstreamcli appstream
+  # PACS tests: a real Orthanc with its DICOMweb plugin; dciodvfy checks the DICOM results
+  want_tool Orthanc orthanc
+  [ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || need+=(orthanc-dicomweb)
+  want_tool dciodvfy dicom3tools
 fi
 if [ "$mode" = gui ]; then
   want 'libxcb-cursor.so.0' libxcb-cursor0
