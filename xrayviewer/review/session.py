@@ -1,0 +1,399 @@
+"""One study under review, without Qt: the films, their scores, the reviewer's decisions and the run state.
+
+The GUI (``gui/``) draws this and forwards user actions to it; every review rule lives here so it can be
+tested in milliseconds and reused by other front ends:
+
+* the study's :class:`FilmItem` list (discovery order) and merging scoring results into it;
+* the decisions that count for the current reviewer, kept once, by film sha256 (duplicate files share one);
+* the scoring run's state as :class:`RunState`;
+* follow-the-top (until the reviewer picks a film, the view follows the most suspicious one);
+* the next unreviewed film, and what "agree" / "disagree" mean as a label;
+* the review filters (:class:`Filter`).
+
+A scoring result is anything shaped like :class:`ScoredFilm` (``inference.scoring.FilmResult`` is), so
+this module needs neither the engine nor onnxruntime.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Protocol
+
+from xrayviewer.common.vocab import Label, Status
+from xrayviewer.review.log import AgreementLog, Decision, LoggedDecision, ReviewError
+
+
+class RunState(Enum):
+    """Where the study's scoring run stands."""
+
+    IDLE = "idle"  # nothing started (no model, or no films)
+    RUNNING = "running"
+    CANCELLED = "cancelled"  # stopped by the reviewer; "score remaining films" resumes
+    DONE = "done"
+    FAILED = "failed"  # the engine failed; the message was shown
+
+
+class ReviewState(str, Enum):
+    UNREVIEWED = "unreviewed"
+    AGREED = "agreed"
+    DISAGREED = "disagreed"
+
+
+class Verdict(str, Enum):
+    """The two relative decisions (keys A and D); N and P are absolute :class:`Label` decisions."""
+
+    AGREE = "agree"
+    DISAGREE = "disagree"
+
+
+#: What a decision request can be: agree / disagree with the model, or a label.
+DecisionKind = Verdict | Label
+
+
+def parse_kind(kind: str) -> DecisionKind:
+    """``"agree"``, ``"disagree"``, ``"NORMAL"`` or ``"PNEUMONIA"`` -> its enum; ValueError otherwise."""
+    for enum in (Verdict, Label):
+        try:
+            return enum(kind)
+        except ValueError:
+            continue
+    raise ValueError(f"unknown decision {kind!r}")
+
+
+def label_for(kind: DecisionKind | str, model_call: str) -> Label:
+    """The label a decision records: agree = the model's call, disagree = its opposite, N/P as given."""
+    kind = parse_kind(kind) if not isinstance(kind, (Verdict, Label)) else kind
+    if kind is Verdict.AGREE:
+        return Label(model_call)
+    if kind is Verdict.DISAGREE:
+        return Label(model_call).opposite
+    return Label(kind)
+
+
+class ScoredFilm(Protocol):
+    """What the session needs from a scoring result (``inference.scoring.FilmResult`` has it)."""
+
+    path: Path
+    error: str
+    sha256: str
+    probability: float
+    prediction: str
+    threshold: float
+    cam: Any
+    notes: list[str]
+    original_size: tuple[int, int] | None
+
+    @property
+    def ok(self) -> bool: ...
+
+
+@dataclass(eq=False)
+class FilmItem:
+    """Everything the app knows about one film; the heavy pixels are never kept here.
+
+    ``decision`` is looked up in the session's decisions by sha256 (one store, shared by duplicates).
+    """
+
+    path: Path
+    status: Status = Status.PENDING
+    probability: float = math.nan
+    prediction: str = ""  # the model's call at its threshold
+    threshold: float = math.nan
+    error: str = ""
+    sha256: str = ""
+    cam: Any = None  # [h, w] float logit map, or None
+    notes: list[str] = field(default_factory=list)
+    original_size: tuple[int, int] | None = None
+    decisions: Mapping[str, LoggedDecision] = field(default_factory=dict, repr=False)  # the session's
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def decision(self) -> LoggedDecision | None:
+        """The current reviewer's decision that counts, if any."""
+        return self.decisions.get(self.sha256) if self.sha256 else None
+
+    @property
+    def scored(self) -> bool:
+        return self.status == Status.OK
+
+    @property
+    def review_state(self) -> ReviewState:
+        d = self.decision
+        if d is None:
+            return ReviewState.UNREVIEWED
+        return ReviewState.AGREED if d.agrees else ReviewState.DISAGREED
+
+    @property
+    def sort_key(self) -> float:
+        """Descending order: scored by probability, then pending, then unreadable."""
+        if self.status == Status.OK:
+            return float(self.probability)
+        return -1.0 if self.status == Status.PENDING else -2.0
+
+    def apply(self, result: ScoredFilm) -> None:
+        self.status = Status.OK if result.ok else Status.ERROR
+        self.error = result.error
+        self.sha256 = result.sha256 or self.sha256
+        self.probability = result.probability
+        self.prediction = result.prediction
+        self.threshold = result.threshold
+        self.cam = result.cam
+        self.notes = list(result.notes)
+        self.original_size = result.original_size
+
+
+class Filter(str, Enum):
+    """Which films the thumbnail list shows."""
+
+    ALL = "all"
+    UNREVIEWED = "unreviewed"
+    DISAGREEMENTS = "disagreements"
+    UNREADABLE = "unreadable"
+
+    @property
+    def label(self) -> str:
+        return _FILTER_LABELS[self]
+
+    def accepts(self, item: FilmItem) -> bool:
+        if self is Filter.ALL:
+            return True
+        if self is Filter.UNREADABLE:
+            return item.status == Status.ERROR
+        decision = item.decision
+        if self is Filter.UNREVIEWED:
+            return item.status != Status.ERROR and decision is None
+        return decision is not None and not decision.agrees
+
+
+_FILTER_LABELS = {
+    Filter.ALL: "All films",
+    Filter.UNREVIEWED: "Unreviewed",
+    Filter.DISAGREEMENTS: "Model / radiologist disagreements",
+    Filter.UNREADABLE: "Unreadable",
+}
+
+
+@dataclass(frozen=True)
+class Counts:
+    total: int = 0
+    scored: int = 0
+    errors: int = 0
+    reviewed: int = 0
+    pending: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"total": self.total, "scored": self.scored, "errors": self.errors, "reviewed": self.reviewed,
+                "pending": self.pending}
+
+
+class ReviewSession:
+    """A study folder being reviewed by one reviewer against one model.
+
+    ``log`` None (unavailable) or ``model_id`` None (no model) turn recording off; :meth:`why_not_review`
+    says why. Methods that change items return the rows (indexes into :attr:`items`) they changed, so a
+    view can repaint just those.
+    """
+
+    def __init__(self, *, log: AgreementLog | None = None, model_id: str | None = None, reviewer: str = "",
+                 log_error: str = "") -> None:
+        self.log = log
+        self.log_error = log_error
+        self.model_id = model_id
+        self.reviewer = reviewer
+        self.folder: Path | None = None
+        self.items: list[FilmItem] = []
+        self.decisions: dict[str, LoggedDecision] = {}  # current reviewer's, by sha256: the one store
+        self.run_state = RunState.IDLE
+        self.follow_top = True  # until the reviewer picks a film, show the most suspicious one
+        self._row_of: dict[Path, int] = {}
+        self._rows_of_sha: dict[str, list[int]] = {}
+
+    # -- the study ------------------------------------------------------------------------------------------
+
+    @property
+    def study(self) -> str:
+        """The study key decisions are logged under: the folder as text ('' before one is open)."""
+        return str(self.folder) if self.folder is not None else ""
+
+    def open(self, folder: Path, paths: Sequence[Path]) -> str:
+        """Start a new study: fresh items, this reviewer's past decisions, follow the top again.
+
+        Returns a warning for the user ('' if none), e.g. when past decisions cannot be read.
+        """
+        self.folder = Path(folder)
+        self.items = [FilmItem(Path(p), decisions=self.decisions) for p in paths]
+        self._row_of = {it.path: i for i, it in enumerate(self.items)}
+        self._rows_of_sha = {}
+        self.run_state = RunState.IDLE
+        self.follow_top = True
+        return self.load_decisions()
+
+    def set_reviewer(self, name: str) -> str:
+        """Switch reviewer: their decisions replace the previous one's. Returns a warning or ''."""
+        self.reviewer = name.strip()
+        return self.load_decisions()
+
+    def load_decisions(self) -> str:
+        """This reviewer's latest logged decisions for this study (by sha256). Returns a warning or ''."""
+        self.decisions.clear()  # in place: every item reads this dict
+        if self.log is None or not self.reviewer or not self.study:
+            return ""
+        try:
+            rows = self.log.latest(reviewer=self.reviewer, study=self.study)
+        except ReviewError as exc:
+            return f"Cannot read past decisions: {exc}"
+        self.decisions.update((r.sha256, r) for r in rows)
+        return ""
+
+    def row_of(self, path: Path) -> int | None:
+        return self._row_of.get(Path(path))
+
+    def item_at(self, path: Path) -> FilmItem | None:
+        row = self.row_of(path)
+        return None if row is None else self.items[row]
+
+    def rows_of_sha(self, sha256: str) -> list[int]:
+        return list(self._rows_of_sha.get(sha256, []))
+
+    def counts(self) -> Counts:
+        scored = sum(it.status == Status.OK for it in self.items)
+        errors = sum(it.status == Status.ERROR for it in self.items)
+        reviewed = sum(it.decision is not None for it in self.items)
+        return Counts(len(self.items), scored, errors, reviewed, len(self.items) - scored - errors)
+
+    def pending_paths(self) -> list[Path]:
+        """Films not scored yet (all of them for a new study; the rest after a cancel)."""
+        return [it.path for it in self.items if it.status == Status.PENDING]
+
+    # -- merging what background work learns ------------------------------------------------------------------
+
+    def _index_sha(self, row: int) -> None:
+        sha = self.items[row].sha256
+        if sha:
+            rows = self._rows_of_sha.setdefault(sha, [])
+            if row not in rows:
+                rows.append(row)
+
+    def apply_results(self, results: Iterable[ScoredFilm]) -> list[int]:
+        """Merge scoring results; returns the rows that changed."""
+        rows = []
+        for r in results:
+            row = self.row_of(r.path)
+            if row is None:
+                continue
+            self.items[row].apply(r)
+            self._index_sha(row)
+            rows.append(row)
+        return rows
+
+    def learn_sha(self, path: Path, sha256: str) -> int | None:
+        """A thumbnail or full decode learnt a film's hash (so its decision shows before scoring ends).
+
+        Returns the row if that revealed a decision, else None.
+        """
+        row = self.row_of(path)
+        if row is None or not sha256 or self.items[row].sha256:
+            return None
+        self.items[row].sha256 = sha256
+        self._index_sha(row)
+        return row if sha256 in self.decisions else None
+
+    def mark_unreadable(self, path: Path, error: str) -> int | None:
+        """A film that cannot be decoded for a thumbnail cannot be scored either: say so now.
+
+        Returns the row if it changed (only a film still pending), else None.
+        """
+        row = self.row_of(path)
+        if row is None or self.items[row].status != Status.PENDING:
+            return None
+        item = self.items[row]
+        item.status, item.error = Status.ERROR, error
+        return row
+
+    # -- the scoring run ---------------------------------------------------------------------------------------
+
+    def run_started(self) -> None:
+        self.run_state = RunState.RUNNING
+
+    def run_cancelled(self) -> None:
+        """The reviewer asked to stop: nothing the run still sends is shown."""
+        self.run_state = RunState.CANCELLED
+
+    def run_failed(self) -> None:
+        self.run_state = RunState.FAILED
+
+    def run_finished(self, cancelled: bool) -> None:
+        if cancelled:
+            self.run_state = RunState.CANCELLED
+        elif self.run_state is not RunState.FAILED:
+            self.run_state = RunState.DONE
+
+    # -- follow the top ------------------------------------------------------------------------------------------
+
+    def reviewer_picked(self) -> None:
+        """The reviewer chose a film: keep it, however rows re-sort."""
+        self.follow_top = False
+
+    def should_show_top(self, has_current: bool) -> bool:
+        """After new scores: show the most suspicious film (still following, or nothing shown yet)."""
+        return self.follow_top or not has_current
+
+    # -- review rules ----------------------------------------------------------------------------------------------
+
+    def why_not_review(self, item: FilmItem | None = None) -> str:
+        """Why decisions cannot be recorded (for this film), or '' when they can."""
+        if self.model_id is None:
+            return "Review is off: no model is loaded, so there is no model call to agree or disagree with."
+        if self.log is None:
+            return f"Review is off: {self.log_error}"
+        if item is not None and item.status != Status.OK:
+            return "Only scored films can be reviewed: the decision is logged against the model's call."
+        return ""
+
+    def next_unreviewed(self, order: Sequence[FilmItem], current: int) -> FilmItem | None:
+        """The next scored, unreviewed film after position ``current`` of ``order`` (display order),
+        wrapping around; None when every other film is reviewed (or unscored)."""
+        n = len(order)
+        start = current if 0 <= current < n else -1
+        for offset in range(1, n):
+            item = order[(start + offset) % n]
+            if item.status == Status.OK and item.decision is None:
+                return item
+        return None
+
+    def decide(self, item: FilmItem, kind: DecisionKind | str, note: str = "") -> LoggedDecision:
+        """Record the reviewer's decision on a scored film; returns it once the log has committed it.
+
+        Raises ReviewError (log unavailable or failed), ValueError (no reviewer, not reviewable, bad input).
+        """
+        why = self.why_not_review(item)
+        if why:
+            raise ValueError(why)
+        if not self.reviewer:
+            raise ValueError("no reviewer name: the decision was not recorded")
+        assert self.log is not None and self.model_id is not None  # checked by why_not_review
+        label = label_for(kind, item.prediction)
+        decision = Decision(
+            sha256=item.sha256, path=str(item.path), study=self.study, model_id=self.model_id,
+            probability=float(item.probability), model_call=Label(item.prediction).value,
+            threshold=float(item.threshold), reviewer=self.reviewer, decision=label.value, note=note,
+        )
+        logged = self.log.record(decision)  # committed when this returns
+        self.decisions[logged.sha256] = logged
+        return logged
+
+    def history(self, item: FilmItem | None) -> list[LoggedDecision]:
+        """Every logged decision on this film (all reviewers), oldest first; [] when unknown or unreadable."""
+        if item is None or not item.sha256 or self.log is None:
+            return []
+        try:
+            return self.log.history(item.sha256)
+        except ReviewError:
+            return []
