@@ -1,11 +1,17 @@
-"""Smoke-test the PyInstaller build in dist/xrayviewer/ the way a user would run it.
+"""Smoke-test the PyInstaller build in dist/xrayviewer/ (or an unpacked release archive) as a user would.
 
-Run after packaging/build.sh (packaging/check_build.sh runs this with the project venv). It proves: the
-binary starts; `score` on the bundled samples writes 16 good rows; DICOMs in JPEG 2000, RLE, HTJ2K and
-JPEG Lossless transfer syntaxes decode (the last two have no decoder but pylibjpeg's openjpeg and libjpeg
-plugins, so this shows they are found at runtime, entry points included); the GUI starts offscreen and
-stays up; the bundle holds no torch/sklearn/onnx; and, with strace installed, the frozen scorer opens no
-network connection.
+Run after packaging/build.sh (packaging/check_build.sh runs this with the project venv):
+
+    packaging/check_build.sh                                  # dist/xrayviewer/
+    packaging/check_build.sh --dist /opt/xrayviewer-0.1.0-linux-x86_64     # an unpacked archive
+    packaging/check_build.sh --archive dist/xrayviewer-0.1.0-linux-x86_64.tar.gz   # checksum, unpack, check
+
+It proves: an archive matches dist/SHA256SUMS and every unpacked file its SHA256SUMS (none missing,
+none extra); the binary starts; `score` on the bundle's own sample study writes 16 good rows; DICOMs in
+JPEG 2000, RLE, HTJ2K and JPEG Lossless transfer syntaxes decode (the last two have no decoder but
+pylibjpeg's openjpeg and libjpeg plugins, so this shows they are found at runtime, entry points included);
+the GUI starts offscreen and stays up; the bundle holds no torch/sklearn/onnx; and, with strace
+installed, the frozen scorer opens no network connection.
 
 Everything it writes goes to a temp folder (XDG_* dirs included), never the user's real settings/logs.
 Exit 0 when every check passes. Needs numpy, pillow, pydicom (+ onnx if no model is bundled).
@@ -15,10 +21,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -27,7 +35,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "resources" / "samples"
 EXPECTED_SAMPLES = 16
 # Python packages that must not be in the bundle (the runtime never needs them).
 FORBIDDEN = ("torch", "torchvision", "sklearn", "scipy", "onnx", "onnxscript")
@@ -116,7 +123,7 @@ def jpeg_lossless_sv1(image: np.ndarray, precision: int) -> bytes:
     return b"\xff\xd8" + segment(0xC3, sof3) + segment(0xC4, dht) + segment(0xDA, sos) + bytes(out) + b"\xff\xd9"
 
 
-def make_dicoms(folder: Path) -> list[str]:
+def make_dicoms(folder: Path, samples: Path) -> list[str]:
     """12-bit CR DICOMs of a sample film in compressed transfer syntaxes; returns what was made.
 
     JPEG Lossless SV1 and HTJ2K have no decoder but pylibjpeg's libjpeg and openjpeg plugins (JPEG 2000
@@ -128,7 +135,7 @@ def make_dicoms(folder: Path) -> list[str]:
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.encaps import encapsulate
 
-    src = sorted(SAMPLES.glob("*.jpeg"))[0]
+    src = sorted(samples.glob("*.jpeg"))[0]
     with Image.open(src) as im:
         gray = np.asarray(im.convert("L").resize((384, 320)), dtype=np.uint16) << 4  # 12-bit
 
@@ -174,19 +181,97 @@ def make_dicoms(folder: Path) -> list[str]:
     return made
 
 
+def _datafiles():
+    """packaging/datafiles.py (what a build from this checkout must hold), loaded by path."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("xrayviewer_datafiles", Path(__file__).with_name("datafiles.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_sums(path: Path) -> dict[str, str]:
+    """`sha256sum` output (HASH, two spaces or ' *', NAME) -> {name: hash}."""
+    sums = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            digest, name = line[:64], line[66:]
+            sums[name] = digest.lower()
+    return sums
+
+
+def verify_sums(folder: Path) -> str:
+    """Every file listed in FOLDER/SHA256SUMS has that hash, and every file in FOLDER is listed."""
+    sums = read_sums(folder / "SHA256SUMS")
+    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and not p.is_symlink()}
+    present.discard("SHA256SUMS")
+    missing, extra = sorted(set(sums) - present), sorted(present - set(sums))
+    bad = [name for name in sorted(set(sums) & present) if sha256_file(folder / name) != sums[name]]
+    if missing or extra or bad:
+        raise CheckFailed(f"missing {missing[:5]}, not listed {extra[:5]}, changed {bad[:5]}")
+    return f"{len(sums)} files, all match"
+
+
+def unpack_archive(archive: Path, dest: Path, results: list[tuple[str, bool, str]]) -> Path:
+    """Check the archive against the SHA256SUMS beside it, unpack it into DEST, return its one folder."""
+    if not archive.is_file():
+        raise CheckFailed(f"no such archive: {archive}")
+
+    def checksum() -> str:
+        sums_file = archive.with_name("SHA256SUMS")
+        if not sums_file.is_file():
+            return f"no SHA256SUMS beside {archive.name}: checksum not checked"
+        expected = read_sums(sums_file).get(archive.name)
+        if expected is None:
+            raise CheckFailed(f"{sums_file} has no line for {archive.name}")
+        if sha256_file(archive) != expected:
+            raise CheckFailed(f"{archive.name} does not match {sums_file}")
+        return f"{archive.name} matches SHA256SUMS"
+
+    check(results, "archive checksum", checksum)
+    with tarfile.open(archive) as tar:
+        tops = {m.name.split("/")[0] for m in tar.getmembers()}
+        if len(tops) != 1:
+            raise CheckFailed(f"the archive should hold one folder, holds {sorted(tops)}")
+        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+        tar.extractall(dest, **safe)
+    return dest / tops.pop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dist", type=Path, default=ROOT / "dist" / "xrayviewer", help="the one-folder build")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--dist", type=Path, default=ROOT / "dist" / "xrayviewer",
+                       help="the one-folder build or an unpacked release archive (default: dist/xrayviewer)")
+    where.add_argument("--archive", type=Path, help="a release .tar.gz: check its checksum, unpack it, check that")
     parser.add_argument("--gui-seconds", type=float, default=8.0, help="how long the GUI must stay up")
     args = parser.parse_args(argv)
 
+    results: list[tuple[str, bool, str]] = []
+    tmp = Path(tempfile.mkdtemp(prefix="xrayviewer-check-"))
+    if args.archive is not None:
+        try:
+            args.dist = unpack_archive(args.archive, tmp / "unpacked", results)
+        except CheckFailed as exc:
+            print(f"FAIL archive: {exc}", file=sys.stderr)
+            shutil.rmtree(tmp, ignore_errors=True)
+            return 1
     exe = args.dist / "xrayviewer"
     if not exe.is_file():
         print(f"no build at {exe}: run packaging/build.sh first", file=sys.stderr)
+        shutil.rmtree(tmp, ignore_errors=True)
         return 2
     internal = args.dist / "_internal"
-    results: list[tuple[str, bool, str]] = []
-    tmp = Path(tempfile.mkdtemp(prefix="xrayviewer-check-"))
+    samples = internal / "resources" / "samples"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XRAYVIEWER_", "PYTHON"))}
     env.update(QT_QPA_PLATFORM="offscreen", HOME=str(tmp / "home"), XDG_CONFIG_HOME=str(tmp / "config"),
                XDG_DATA_HOME=str(tmp / "data"), XDG_STATE_HOME=str(tmp / "state"),
@@ -207,13 +292,21 @@ def main(argv: list[str] | None = None) -> int:
                     missing.append(f"{dist} entry points")
             if missing:
                 raise CheckFailed(f"decoder plugins missing: {missing}")
-            if not (internal / "resources" / "samples").is_dir():
-                raise CheckFailed("resources/samples not bundled")
+            if len(list(samples.glob("*.jpeg"))) != EXPECTED_SAMPLES:
+                raise CheckFailed(f"resources/samples: expected {EXPECTED_SAMPLES} films in the bundle")
             models = sorted(p.name for p in (internal / "models").glob("*.onnx"))
+            if args.dist.resolve() == (ROOT / "dist" / "xrayviewer").resolve():  # built from this checkout
+                shipped = {p.name for p in _datafiles().model_files(ROOT)}
+                bundled = {p.name for p in (internal / "models").iterdir() if p.is_file()}
+                if shipped != bundled:
+                    raise CheckFailed(f"models/ differs from the checkout's: bundled {sorted(bundled)}, "
+                                      f"expected {sorted(shipped)} (rebuild?)")
             return f"{size / 2**20:.0f} MiB; no {'/'.join(FORBIDDEN)}; plugins + entry points present; " \
                    f"bundled model: {models or 'NONE (using a tiny test model)'}"
 
         check(results, "bundle contents", bundle)
+        if (args.dist / "SHA256SUMS").is_file():
+            check(results, "every file matches SHA256SUMS", lambda: verify_sums(args.dist))
 
         def version() -> str:
             r = sh([str(exe), "--version"], env, timeout=60)
@@ -232,17 +325,17 @@ def main(argv: list[str] | None = None) -> int:
 
         def score_samples() -> str:
             out = tmp / "samples.csv"
-            r = sh([str(exe), "score", str(SAMPLES), "--csv", str(out), *model_args], env)
+            r = sh([str(exe), "score", str(samples), "--csv", str(out), *model_args], env)
             if r.returncode != 0:
                 raise CheckFailed(f"rc={r.returncode}\n{tail(r.stderr)}")
             return check_csv(out, EXPECTED_SAMPLES)
 
-        check(results, "score resources/samples", score_samples)
+        check(results, "score the bundled sample study", score_samples)
 
         def score_dicoms() -> str:
             folder = tmp / "dicoms"
             folder.mkdir()
-            made = make_dicoms(folder)
+            made = make_dicoms(folder, samples)
             out = tmp / "dicoms.csv"
             r = sh([str(exe), "score", str(folder), "--csv", str(out), *model_args], env)
             if r.returncode != 0:
@@ -258,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
                 return "skipped: strace not installed"
             trace = tmp / "strace.txt"
             r = sh([strace, "-f", "-qq", "-e", "trace=connect,bind,sendto", "-o", str(trace), str(exe), "score",
-                    str(SAMPLES), "--csv", str(tmp / "strace.csv"), "-q", *model_args], env)
+                    str(samples), "--csv", str(tmp / "strace.csv"), "-q", *model_args], env)
             if r.returncode != 0:
                 raise CheckFailed(f"rc={r.returncode}\n{tail(r.stderr)}")
             lines = trace.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -280,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def gui_starts() -> str:
             log = tmp / "agreement.sqlite3"
-            cmd = [str(exe), "gui", str(SAMPLES), "--log", str(log), *model_args]
+            cmd = [str(exe), "gui", str(samples), "--log", str(log), *model_args]
             proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             try:
                 out, err = proc.communicate(timeout=args.gui_seconds)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Add xrayviewer to this user's application menu: desktop entry, icons and AppStream metadata under
 # ${XDG_DATA_HOME:-~/.local/share}. No root needed.
-#   packaging/install-desktop-entry.sh [PATH/TO/xrayviewer]   # default: dist/xrayviewer/xrayviewer if built,
-#                                                             # else `xrayviewer` on PATH
+#   packaging/install-desktop-entry.sh [PATH/TO/xrayviewer]   # default, the first found: the binary beside
+#       this script (an unpacked release archive), dist/xrayviewer/xrayviewer (a build), the checkout's
+#       .venv/bin/xrayviewer (./scripts/run-app.sh's install), `xrayviewer` on PATH
 #   packaging/install-desktop-entry.sh --uninstall
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -27,11 +28,13 @@ if [ "${1:-}" = "--uninstall" ]; then
   exit 0
 fi
 
+# The entry launches an installed binary directly (never an installer script), so it starts offline.
 EXE=${1:-}
 if [ -z "$EXE" ]; then
-  if [ -x "$ROOT/dist/xrayviewer/xrayviewer" ]; then
-    EXE=$ROOT/dist/xrayviewer/xrayviewer
-  elif ! EXE=$(command -v xrayviewer); then
+  for candidate in "$HERE/xrayviewer" "$ROOT/dist/xrayviewer/xrayviewer" "$ROOT/.venv/bin/xrayviewer"; do
+    if [ -f "$candidate" ] && [ -x "$candidate" ]; then EXE=$candidate; break; fi
+  done
+  if [ -z "$EXE" ] && ! EXE=$(command -v xrayviewer); then
     echo "error: no xrayviewer to launch: build it (packaging/build.sh), install it, or pass its path" >&2
     exit 2
   fi

@@ -31,9 +31,11 @@ def literal(name: str) -> object:
     raise AssertionError(f"{name} not assigned in the spec")
 
 
-def test_spec_bundles_models_and_resources() -> None:
-    calls = [n for n in ast.walk(spec_tree()) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "tree"]
-    assert {c.args[0].value for c in calls} >= {"models", "resources"}
+def test_spec_bundles_models_and_resources_by_the_wheels_rule() -> None:
+    """The frozen build and the wheel ship the same data: both ask packaging/datafiles.py."""
+    text = SPEC.read_text(encoding="utf-8")
+    assert '"packaging" / "datafiles.py"' in text and "shipped_files(ROOT)" in text
+    assert "datafiles.py" in (ROOT / "setup.py").read_text(encoding="utf-8")
 
 
 def test_spec_excludes_the_training_stack() -> None:
@@ -65,7 +67,7 @@ def test_entry_point_runs_the_cli() -> None:
     assert "packaging/entry.py" in SPEC.read_text(encoding="utf-8").replace('" / "', "/")
 
 
-@pytest.mark.parametrize("script", ["build.sh", "check_build.sh", "install-desktop-entry.sh"])
+@pytest.mark.parametrize("script", ["build.sh", "check_build.sh", "install-desktop-entry.sh", "release-archive.sh"])
 def test_shell_scripts_are_executable_and_parse(script: str) -> None:
     path = PACKAGING / script
     assert os.access(path, os.X_OK), f"{script} is not executable"
