@@ -7,6 +7,7 @@ MONOCHROME1 inversion, so brighter always means denser.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from io import BytesIO
 
@@ -18,6 +19,7 @@ from pydicom.encaps import generate_fragments, get_frame
 from pydicom.pixels import apply_color_lut, get_decoder
 
 from . import voi
+from .colour import colour_fraction_rgb
 from .dicom_meta import PHI_KEYS, build_meta, is_non_image_sop_class, sop_class_name
 from .dicom_reduced import FrameInfo, decode_reduced
 from .errors import FilmError, is_decoder_failure
@@ -37,6 +39,12 @@ class DicomImage:
     phi_keys: frozenset[str] = frozenset()
     window_presets: list[tuple[float, float, str]] = field(default_factory=list)
     modality: np.ndarray | None = None
+    colour: float = 0.0
+    decoded: bool = True
+
+
+HeaderCheck = Callable[[dict[str, str]], bool]
+"""Told a DICOM's side-panel attributes before its pixels are decoded; False skips the decoding."""
 
 
 class _TrackingBuffer(BytesIO):
@@ -57,8 +65,15 @@ class _TrackingBuffer(BytesIO):
         return chunk
 
 
-def decode_dicom(data: bytes, *, min_size: int | None = None, keep_modality: bool = False) -> DicomImage:
-    """Decode the first frame of a DICOM file to float32 display values in [0, 1]."""
+def decode_dicom(
+    data: bytes, *, min_size: int | None = None, keep_modality: bool = False, header_check: HeaderCheck | None = None
+) -> DicomImage:
+    """Decode the first frame of a DICOM file to float32 display values in [0, 1].
+
+    ``header_check`` sees the attributes once the file is known to hold an image; when it returns False
+    the pixels are never decoded (``decoded=False``, empty ``pixels``): an out-of-scope film (a cine,
+    a mammogram) costs no decoding, and may even have pixel data we could not decode.
+    """
     buffer = _TrackingBuffer(data)
     try:
         ds = pydicom.dcmread(buffer, force=not has_dicom_preamble(data))
@@ -67,7 +82,7 @@ def decode_dicom(data: bytes, *, min_size: int | None = None, keep_modality: boo
             raise FilmError("truncated DICOM: file ends inside the header") from exc
         raise FilmError("corrupt DICOM: the header cannot be parsed") from exc
     try:
-        return _decode(ds, buffer.short_read, min_size, keep_modality)
+        return _decode(ds, buffer.short_read, min_size, keep_modality, header_check)
     except (FilmError, MemoryError):
         raise
     except BaseException as exc:  # pydicom converts attributes lazily: damage surfaces on first access
@@ -76,7 +91,9 @@ def decode_dicom(data: bytes, *, min_size: int | None = None, keep_modality: boo
         raise FilmError("corrupt DICOM: a header attribute is damaged") from exc
 
 
-def _decode(ds: Dataset, truncated: bool, min_size: int | None, keep_modality: bool) -> DicomImage:
+def _decode(
+    ds: Dataset, truncated: bool, min_size: int | None, keep_modality: bool, header_check: HeaderCheck | None
+) -> DicomImage:
     keyword = next((k for k in _PIXEL_KEYWORDS if k in ds), None)
     if keyword is None and (truncated or len(ds) == 0):  # len 0: nothing after the file meta header
         raise FilmError("truncated DICOM: file ends before the pixel data")
@@ -88,9 +105,13 @@ def _decode(ds: Dataset, truncated: bool, min_size: int | None, keep_modality: b
     if rows is None or columns is None:
         raise FilmError("corrupt DICOM: the image size (Rows/Columns) is missing")
     frames = max(_int(ds, "NumberOfFrames") or 1, 1)
-    check_pixel_count(columns, rows, frames)
     tsyntax = _transfer_syntax(ds, keyword)
     notes = [f"multi-frame DICOM: showing frame 1 of {frames}"] if frames > 1 else []
+    meta = build_meta(ds, tsyntax.name)
+    if header_check is not None and not header_check(meta):
+        empty = np.zeros((0, 0), dtype=np.float32)
+        return DicomImage(empty, (columns, rows), notes, meta, PHI_KEYS, decoded=False)
+    check_pixel_count(columns, rows, frames)
 
     try:
         arr = _first_frame(ds, tsyntax, keyword, frames, min_size)
@@ -103,15 +124,16 @@ def _decode(ds: Dataset, truncated: bool, min_size: int | None, keep_modality: b
     if truncated:
         notes.append("the file ends early, after the pixel data; some attributes may be missing")
 
-    pixels, modality, presets = _display(arr, ds, keep_modality)
+    pixels, modality, presets, colour = _display(arr, ds, keep_modality)
     return DicomImage(
         pixels=pixels,
         original_size=(columns, rows),
         notes=notes,
-        meta=build_meta(ds, tsyntax.name),
+        meta=meta,
         phi_keys=PHI_KEYS,
         window_presets=presets,
         modality=modality,
+        colour=colour,
     )
 
 
@@ -153,17 +175,21 @@ def _first_frame(
 
 def _display(
     arr: np.ndarray, ds: Dataset, keep_modality: bool
-) -> tuple[np.ndarray, np.ndarray | None, list[tuple[float, float, str]]]:
-    """Stored values -> (display float32 [0, 1], modality float32 or None, window presets)."""
+) -> tuple[np.ndarray, np.ndarray | None, list[tuple[float, float, str]], float]:
+    """Stored values -> (display float32 [0, 1], modality float32 or None, window presets, colour)."""
     photometric = str(ds.get("PhotometricInterpretation") or "").strip().upper()
     if photometric == "PALETTE COLOR" and arr.ndim == 2:
         rgb = apply_color_lut(arr, ds)
-        gray = _luma(rgb, float(np.iinfo(rgb.dtype).max) if rgb.dtype.kind == "u" else 1.0)
-        return gray, (gray if keep_modality else None), [(0.5, 1.0, "Full range")]
+        full_scale = float(np.iinfo(rgb.dtype).max) if rgb.dtype.kind == "u" else 1.0
+        gray = _luma(rgb, full_scale)
+        colour = colour_fraction_rgb(rgb, full_scale)
+        return gray, (gray if keep_modality else None), [(0.5, 1.0, "Full range")], colour
     if arr.ndim == 3:  # RGB / YBR (pydicom converted YBR to RGB)
         bits = _int(ds, "BitsStored") or arr.dtype.itemsize * 8
-        gray = _luma(arr, float(2**bits - 1) if arr.dtype.kind in "ui" else 1.0)
-        return gray, (gray if keep_modality else None), [(0.5, 1.0, "Full range")]
+        full_scale = float(2**bits - 1) if arr.dtype.kind in "ui" else 1.0
+        gray = _luma(arr, full_scale)
+        colour = colour_fraction_rgb(arr, full_scale)
+        return gray, (gray if keep_modality else None), [(0.5, 1.0, "Full range")], colour
 
     values = voi.modality_values(arr, ds)
     lo, hi = float(np.min(values)), float(np.max(values))
@@ -187,7 +213,7 @@ def _display(
     modality = None
     if keep_modality:
         modality = values.astype(np.float32, copy=values is arr)
-    return pixels, modality, presets
+    return pixels, modality, presets, 0.0
 
 
 def _luma(rgb: np.ndarray, full_scale: float) -> np.ndarray:

@@ -35,6 +35,7 @@ _META_FIELDS: tuple[tuple[str, str], ...] = (
     ("ViewPosition", "ViewPosition"),
     ("StudyDescription", "StudyDescription"),
     ("SeriesDescription", "SeriesDescription"),
+    ("ProtocolName", "ProtocolName"),
     ("StudyDate", "StudyDate"),
     ("StudyTime", "StudyTime"),
     ("AcquisitionDate", "AcquisitionDate"),

@@ -21,6 +21,11 @@ class Film:
     LUT/rescale and before VOI, in the same shape as ``pixels``, so the GUI can re-window with
     ``window_presets`` (center, width, label). Re-windowed MONOCHROME1 films
     (``meta["PhotometricInterpretation"]``) must be inverted by the caller.
+
+    ``colour`` is the fraction of the source's pixels that showed visible colour before the decoder
+    reduced it to luma (0.0 for a grey source, and for a grey film merely stored as RGB), so the scope
+    gate can tell a photograph from a radiograph. ``decoded`` is False only when ``load_film``'s
+    ``header_check`` declined a DICOM: then ``pixels`` is empty and only the header fields are set.
     """
 
     pixels: np.ndarray
@@ -32,3 +37,5 @@ class Film:
     phi_keys: frozenset[str] = frozenset()
     window_presets: list[tuple[float, float, str]] = field(default_factory=list)
     modality: np.ndarray | None = None
+    colour: float = 0.0
+    decoded: bool = True

@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 from . import limits
-from .dicom import decode_dicom
+from .dicom import HeaderCheck, decode_dicom
 from .errors import FilmError, is_decoder_failure
 from .film import Film
 from .raster import decode_raster
@@ -19,13 +19,19 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC"
 _OPEN_FLAGS |= getattr(os, "O_NONBLOCK", 0)
 
 
-def load_film(path: Path, *, min_size: int | None = None, keep_modality: bool = False) -> Film:
+def load_film(
+    path: Path, *, min_size: int | None = None, keep_modality: bool = False, header_check: HeaderCheck | None = None
+) -> Film:
     """Decode a JPEG, PNG or DICOM film (the kind is read from the bytes, not the file name).
 
     `min_size` promises the caller will shrink the film to min_size x min_size, so decoders may work at
     reduced resolution while both edges stay >= min_size (JPEG DCT scaling, JPEG 2000 resolution
     levels); ``original_size`` still reports the full size. Raises FilmError, with one readable message,
     for anything that is not a decodable film.
+
+    ``header_check`` is shown a DICOM's attributes (``Film.meta``) before its pixels are decoded; if it
+    returns False the film comes back undecoded (``decoded=False``, empty ``pixels``). JPEG and PNG have
+    no such header and are always decoded.
     """
     if min_size is not None and min_size <= 0:
         min_size = None
@@ -33,7 +39,7 @@ def load_film(path: Path, *, min_size: int | None = None, keep_modality: bool = 
     try:
         data = read_film_bytes(Path(path))
         sha256 = hashlib.sha256(data).hexdigest()
-        return _decode(data, sha256, min_size, keep_modality)
+        return _decode(data, sha256, min_size, keep_modality, header_check)
     except FilmError as exc:
         if exc.sha256 is None:
             exc.sha256 = sha256
@@ -48,12 +54,14 @@ def load_film(path: Path, *, min_size: int | None = None, keep_modality: bool = 
         raise FilmError(f"could not decode this image ({type(exc).__name__})", sha256=sha256) from exc
 
 
-def _decode(data: bytes, sha256: str, min_size: int | None, keep_modality: bool) -> Film:
+def _decode(
+    data: bytes, sha256: str, min_size: int | None, keep_modality: bool, header_check: HeaderCheck | None
+) -> Film:
     if not data:
         raise FilmError("not a readable image: file is empty (0 bytes)")
     kind = sniff(data[:HEAD_BYTES])
     if kind == "dicom":
-        dcm = decode_dicom(data, min_size=min_size, keep_modality=keep_modality)
+        dcm = decode_dicom(data, min_size=min_size, keep_modality=keep_modality, header_check=header_check)
         return Film(
             pixels=dcm.pixels,
             format="dicom",
@@ -64,6 +72,8 @@ def _decode(data: bytes, sha256: str, min_size: int | None, keep_modality: bool)
             phi_keys=dcm.phi_keys,
             window_presets=dcm.window_presets,
             modality=dcm.modality,
+            colour=dcm.colour,
+            decoded=dcm.decoded,
         )
     if kind in ("jpeg", "png"):
         raster = decode_raster(data, kind, min_size)
@@ -73,6 +83,7 @@ def _decode(data: bytes, sha256: str, min_size: int | None, keep_modality: bool)
             original_size=raster.original_size,
             sha256=sha256,
             notes=raster.notes,
+            colour=raster.colour,
         )
     what = describe_unknown(data)
     raise FilmError("not a JPEG/PNG/DICOM image" + (f" (it looks like {what})" if what else ""))

@@ -10,6 +10,7 @@ from io import BytesIO
 import numpy as np
 from PIL import Image, ImageOps
 
+from .colour import colour_fraction_rgb, colour_fraction_ycbcr
 from .errors import FilmError
 from .limits import MAX_PIXELS, check_pixel_count
 
@@ -26,6 +27,7 @@ class Raster:
     pixels: np.ndarray
     original_size: tuple[int, int]
     notes: list[str] = field(default_factory=list)
+    colour: float = 0.0  # fraction of pixels with visible colour in the source (0 for grey sources)
 
 
 def decode_raster(data: bytes, kind: str, min_size: int | None = None) -> Raster:
@@ -56,10 +58,14 @@ def decode_raster(data: bytes, kind: str, min_size: int | None = None) -> Raster
         check_pixel_count(width, height)
         notes = _frame_notes(img, kind)
         orientation = _orientation(img)
+        colour_jpeg = kind == "jpeg" and img.mode == "RGB"  # Pillow's mode for YCbCr- and RGB-coded JPEGs
         if kind == "jpeg":
             # Before load(), and before the transpose: draft only works on a not-yet-decoded JPEG.
-            # "L" makes libjpeg emit luma only for colour JPEGs, cheaper than converting afterwards.
-            img.draft("L", (min_size, min_size) if min_size else None)
+            # "L" makes libjpeg emit luma only for colour JPEGs, cheaper than converting afterwards. At
+            # reduced scale a colour JPEG is decoded as YCbCr instead: its Y plane is exactly that luma,
+            # and Cb/Cr show whether the colour is real, for about the same cost.
+            reduced = colour_jpeg and min_size is not None
+            img.draft("YCbCr" if reduced else "L", (min_size, min_size) if min_size else None)
         try:
             img.load()
         except MemoryError:
@@ -73,8 +79,42 @@ def decode_raster(data: bytes, kind: str, min_size: int | None = None) -> Raster
         if orientation not in (None, 1):
             img = ImageOps.exif_transpose(img) or img
             notes.append(f"rotated/flipped upright as the EXIF orientation tag ({orientation}) asks")
+        # After a luma-only decode, colour is measured on a separate 1/8-scale decode.
+        colour = _jpeg_colour(data) if colour_jpeg and img.mode == "L" else _colour(img)
+        if img.mode == "YCbCr":
+            img = img.getchannel(0)
         pixels = _to_gray_array(img)
-    return Raster(pixels=pixels, original_size=(width, height), notes=notes)
+    return Raster(pixels=pixels, original_size=(width, height), notes=notes, colour=colour)
+
+
+_COLOUR_MODES = frozenset({"RGB", "RGBA", "RGBX", "RGBa", "CMYK", "P", "PA", "LAB", "HSV"})
+_COLOUR_SAMPLE_EDGE = 256
+
+
+def _colour(img: Image.Image) -> float:
+    """Colour fraction of a decoded image, measured on a nearest-neighbour sample (one cheap resize)."""
+    if img.mode not in _COLOUR_MODES and img.mode != "YCbCr":
+        return 0.0
+    s = max(1, max(img.width, img.height) // _COLOUR_SAMPLE_EDGE)
+    small = img.resize((max(1, img.width // s), max(1, img.height // s)), Image.Resampling.NEAREST)
+    if small.mode == "YCbCr":
+        return colour_fraction_ycbcr(np.asarray(small))
+    if small.mode not in ("RGB", "RGBA", "RGBX"):
+        small = small.convert("RGB")
+    return colour_fraction_rgb(np.asarray(small), 255.0)
+
+
+def _jpeg_colour(data: bytes) -> float:
+    """Colour fraction of a colour-coded JPEG from its smallest DCT-scaled decode (~1/3 of a decode)."""
+    try:
+        with Image.open(BytesIO(data), formats=("JPEG", "MPO")) as img:
+            img.draft("YCbCr", (1, 1))
+            img.load()
+            return _colour(img)
+    except MemoryError:
+        raise
+    except Exception:  # the full decode worked; a failure here only loses the colour measure
+        return 0.0
 
 
 def _orientation(img: Image.Image) -> int | None:
