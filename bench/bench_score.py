@@ -1,8 +1,12 @@
-"""Throughput of `xrayviewer score` against a naive pipeline, on three kinds of film. Not a test.
+"""Throughput of `xrayviewer score` against a naive pipeline, on three kinds of film, per provider. Not a test.
 
-    python bench/bench_score.py                      # the bundled model
+    python bench/bench_score.py                      # the bundled model, on every provider available
+    python bench/bench_score.py --provider cpu       # one provider only (cpu, cuda, or auto)
     python bench/bench_score.py --model other.onnx
     python bench/bench_score.py --tiny --n224 200    # the tiny test model (needs `onnx`): checks the plumbing
+
+"Every provider available" is CPU, plus CUDA when this onnxruntime has it (onnxruntime-gpu: see the README's
+GPU section); each gets its own rows, so the films/s of CPU and GPU can be compared on the same films.
 
 Each kind of film is generated into a temporary folder first (so both pipelines read from a warm page
 cache), then scored by
@@ -148,11 +152,11 @@ def timed(fn: Callable[[], int]) -> Timing:
     return Timing(n, time.perf_counter() - t0, _cpu() - c0)
 
 
-def run_cli(folder: Path, model: Path, args: argparse.Namespace, out_csv: Path) -> int:
+def run_cli(folder: Path, model: Path, provider: str, args: argparse.Namespace, out_csv: Path) -> int:
     from xrayviewer.cli import main
 
     argv = ["score", str(folder), "--csv", str(out_csv), "--model", str(model), "-q",
-            "--provider", args.provider, "--batch-size", str(args.batch_size)]
+            "--provider", provider, "--batch-size", str(args.batch_size)]
     if args.workers:
         argv += ["--workers", str(args.workers)]
     code = main(argv)
@@ -162,13 +166,13 @@ def run_cli(folder: Path, model: Path, args: argparse.Namespace, out_csv: Path) 
         return sum(1 for _ in fh) - 1
 
 
-def run_naive(folder: Path, model: Path, args: argparse.Namespace) -> int:
+def run_naive(folder: Path, model: Path, provider: str) -> int:
     import pydicom
 
     from xrayviewer.inference.engine import Engine
     from xrayviewer.inference.preprocess import preprocess
 
-    engine = Engine(model, args.provider)
+    engine = Engine(model, provider)
     n = 0
     for path in sorted(folder.iterdir()):
         if path.suffix == ".dcm":
@@ -191,12 +195,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--n224", type=int, default=600, help="224-px dataset copies (600)")
     p.add_argument("--njpeg", type=int, default=200, help="2000x1600 JPEGs (200)")
     p.add_argument("--ndicom", type=int, default=100, help="2000x2000 16-bit DICOMs (100)")
-    p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--provider", choices=("all", "auto", "cpu", "cuda"), default="all",
+                   help="onnxruntime provider; all (default): CPU, and CUDA when available")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--workers", type=int, default=None, help="decode threads (default: the CLI's)")
     p.add_argument("--no-naive", action="store_true", help="skip the naive pipeline")
     p.add_argument("--workdir", type=Path, help="generate films here and keep them (default: a temp dir)")
     return p.parse_args(argv)
+
+
+def providers_to_run(choice: str) -> list[str]:
+    """The --provider values to bench: for "all", cpu plus cuda when this onnxruntime offers CUDA."""
+    if choice != "all":
+        return [choice]
+    import onnxruntime as ort
+
+    return ["cpu", *(["cuda"] if "CUDAExecutionProvider" in ort.get_available_providers() else [])]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,24 +229,37 @@ def main(argv: list[str] | None = None) -> int:
                       "pass --model PATH, or --tiny to check the plumbing", file=sys.stderr)
                 return 2
 
-        from xrayviewer.inference.engine import Engine
-
-        engine = Engine(model, args.provider)
         import onnxruntime as ort
 
-        print(f"model {engine.card.id} ({model.name}), input {engine.input_size} px, {engine.provider}, "
-              f"onnxruntime {ort.__version__}; {os.cpu_count()} CPUs, load average "
-              + " ".join(f"{x:.1f}" for x in os.getloadavg())
-              + f"; batch {args.batch_size}, workers {args.workers or 'default'}")
-        del engine
-        # Warm-up, untimed: the first CLI call pays one-off imports (onnxruntime, pydicom, tqdm) that the
-        # naive loop, run after it, would otherwise get for free.
+        from xrayviewer.inference.engine import Engine, ModelError
+
+        print(f"onnxruntime {ort.__version__} ({ort.get_device()}), providers here: "
+              f"{', '.join(ort.get_available_providers())}")
+        engines = {}
+        for provider in providers_to_run(args.provider):
+            try:  # says what "auto" resolves to; a CUDA that cannot start is reported, not benched
+                engine = Engine(model, provider)
+            except ModelError as exc:
+                print(f"--provider {provider}: {exc}", file=sys.stderr)
+                continue
+            engines[provider] = engine.provider
+            print(f"model {engine.card.id} ({model.name}), input {engine.input_size} px, --provider {provider} -> "
+                  f"{engine.provider}; {os.cpu_count()} CPUs, load average "
+                  + " ".join(f"{x:.1f}" for x in os.getloadavg())
+                  + f"; batch {args.batch_size}, workers {args.workers or 'default'}")
+            del engine
+        providers = list(engines)
+        if not providers:
+            return 2
+        # Warm-up, untimed: the first CLI call pays one-off imports (onnxruntime, pydicom, tqdm) and, on CUDA,
+        # the device set-up that the naive loop, run after it, would otherwise get for free.
         warm = work / "warmup"
         warm.mkdir(exist_ok=True)
         for p in sorted(samples_dir().glob("*.jpeg"))[:2]:
             shutil.copyfile(p, warm / p.name)
-        run_cli(warm, model, args, work / "warmup.csv")
-        run_naive(warm, model, args)
+        for provider in providers:
+            run_cli(warm, model, provider, args, work / "warmup.csv")
+            run_naive(warm, model, provider)
 
         kinds = [
             ("224-px JPEG copies (dataset)", "a224", args.n224, make_224_copies),
@@ -250,18 +277,20 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.perf_counter()
                 n = make(folder, n)
                 print(f"  generated {n} x {label} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-            for p in folder.iterdir():  # warm the page cache for both pipelines alike
-                p.read_bytes()
-            ours = timed(lambda f=folder: run_cli(f, model, args, work / f"{f.name}.csv"))
-            naive = None if args.no_naive else timed(lambda f=folder: run_naive(f, model, args))
-            rows.append((label, ours, naive))
+            for provider in providers:
+                for p in folder.iterdir():  # warm the page cache for both pipelines alike
+                    p.read_bytes()
+                ours = timed(lambda f=folder, pr=provider: run_cli(f, model, pr, args, work / f"{f.name}.csv"))
+                naive = None if args.no_naive else timed(lambda f=folder, pr=provider: run_naive(f, model, pr))
+                rows.append((label, engines[provider], ours, naive))
 
-        head = (f"{'films':<30} {'n':>5} | {'score films/s':>13} {'cores':>5} {'CPU ms/film':>11} | "
+        head = (f"{'films':<30} {'provider':<8} {'n':>5} | {'score films/s':>13} {'cores':>5} {'CPU ms/film':>11} | "
                 f"{'naive films/s':>13} {'cores':>5} {'CPU ms/film':>11} | {'speed-up':>8} {'CPU saved':>9}")
         print(head)
         print("-" * len(head))
-        for label, ours, naive in rows:
-            line = f"{label:<30} {ours.films:>5} | {ours.rate:>13.1f} {ours.cores:>5.1f} {ours.cpu_ms:>11.1f}"
+        for label, provider, ours, naive in rows:
+            line = (f"{label:<30} {provider:<8} {ours.films:>5} | {ours.rate:>13.1f} {ours.cores:>5.1f} "
+                    f"{ours.cpu_ms:>11.1f}")
             if naive is not None:
                 line += (f" | {naive.rate:>13.1f} {naive.cores:>5.1f} {naive.cpu_ms:>11.1f} | "
                          f"{ours.rate / naive.rate:>7.1f}x {1 - ours.cpu_ms / naive.cpu_ms:>8.0%}")
