@@ -66,8 +66,9 @@ def test_torch_and_onnxruntime_agree_on_real_films(tiny_run):
     with torch.no_grad():
         logit, cam = net(torch.from_numpy(films)[:, None])
     pred = engine.run(films)
-    np.testing.assert_allclose(pred.probability, torch.sigmoid(logit).numpy(), atol=1e-5)
-    np.testing.assert_allclose(pred.cam, cam.numpy(), atol=1e-4)
+    t = engine.card.temperature  # the engine calibrates: logit and map divided by the card's temperature
+    np.testing.assert_allclose(pred.probability, torch.sigmoid(logit / t).numpy(), atol=1e-5)
+    np.testing.assert_allclose(pred.cam, cam.numpy() / t, atol=1e-4)
 
 
 def test_scores_the_sample_study(tiny_run):

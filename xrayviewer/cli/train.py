@@ -34,8 +34,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--zoom", type=float, default=0.2)
     p.add_argument("--shift", type=float, default=0.1)
     p.add_argument("--no-hflip", action="store_true", help="no horizontal flips in augmentation")
+    p.add_argument("--acquisition", type=float, default=0.0, metavar="P",
+                   help="acquisition-shift augmentation: probability of each of histogram equalisation, "
+                        "resolution loss, JPEG re-compression (P) and borders, burnt-in markers (0.8 P); 0 = off")
+    p.add_argument("--lp-epochs", type=int, default=0,
+                   help="first epochs train the head only, backbone frozen (linear probe, then fine-tune)")
+    p.add_argument("--backbone-lr", type=float, default=0.0, help="backbone learning rate (default: --lr)")
+    p.add_argument("--ema", type=float, default=0.0, help="EMA decay of the weights (0: off); EMA is exported")
+    p.add_argument("--mixup", type=float, default=0.0, help="mixup Beta(a, a) parameter (0: off)")
+    p.add_argument("--select", choices=("auc", "loss", "last"), default="auc",
+                   help="checkpoint kept: best val AUC, lowest val loss, or the last epoch (default auc)")
+    p.add_argument("--members", type=int, default=1,
+                   help="ensemble of N members (seeds SEED..SEED+N-1, one run folder each under --run-dir); "
+                        "logits and heat maps are averaged")
+    p.add_argument("--only-member", type=int, default=-1, metavar="K",
+                   help="train member K only and stop before export (run members side by side, then "
+                        "the same command without this option and with --resume assembles them)")
     p.add_argument("--min-sensitivity", type=float, default=0.97,
-                   help="threshold rule: highest threshold keeping val sensitivity >= this (default 0.97)")
+                   help="target validation sensitivity of the threshold rule (default 0.97)")
+    p.add_argument("--threshold-rule", choices=("robust", "sensitivity"), default="robust",
+                   help="robust: the target-sensitivity point of a robust normal fit to the pneumonia films' "
+                        "calibrated logits, never below 95%% empirical val sensitivity; sensitivity: the "
+                        "highest threshold keeping the empirical target (round 1's rule). Default robust")
+    p.add_argument("--borderline", type=float, default=1.0, metavar="LOGITS",
+                   help="half-width of the borderline band around the threshold, in calibrated logits "
+                        "(default 1.0: odds within a factor e)")
     p.add_argument("--run-dir", type=Path, default=Path("runs/latest"), help="checkpoints and logs")
     p.add_argument("--cache-dir", type=Path, default=Path("cache"), help="decoded-film cache ('' for none)")
     p.add_argument("--out", type=Path, default=Path("models/xrayviewer-pneumonia.onnx"))
@@ -70,20 +93,49 @@ def run(args: argparse.Namespace) -> int:
         architecture=args.arch, input_size=args.size, epochs=args.epochs, batch_size=args.batch_size,
         lr=args.lr, patience=args.patience, seed=args.seed, pretrained=not args.no_pretrained,
         threads=args.threads, max_batches=args.max_batches, max_minutes=args.max_minutes,
-        augment=AugmentConfig(rotation=args.rotation, zoom=args.zoom, shift=args.shift, hflip=not args.no_hflip),
+        augment=AugmentConfig(rotation=args.rotation, zoom=args.zoom, shift=args.shift, hflip=not args.no_hflip,
+                              equalize=args.acquisition, lowres=args.acquisition, jpeg=args.acquisition,
+                              border=0.8 * args.acquisition, marker=0.8 * args.acquisition),
+        lp_epochs=args.lp_epochs, backbone_lr=args.backbone_lr, ema=args.ema, mixup=args.mixup, select=args.select,
     )
+    if args.members < 1 or not -1 <= args.only_member < args.members:
+        print("--members must be >= 1 and --only-member within 0..members-1", file=sys.stderr)
+        return 2
     model_id = args.id or f"{args.arch}-{args.size}px-{utc_now()[:10]}"
-    command = "xrayviewer " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else "xrayviewer train"
+    argv = _without_only_member(sys.argv[1:])
+    command = "xrayviewer " + shlex.join(argv) if argv[:1] == ["train"] else "xrayviewer train"
     try:
         result = run_pipeline(dataset, cfg, run_dir=args.run_dir, cache_dir=args.cache_dir or None,
                               out=args.out, model_id=model_id, min_sensitivity=args.min_sensitivity,
-                              command=command, resume=args.resume)
+                              command=command, resume=args.resume, members=args.members,
+                              only_member=args.only_member, threshold_rule=args.threshold_rule,
+                              borderline_logit=args.borderline)
     except KeyboardInterrupt:
         print(f"interrupted; resume with --resume --run-dir {args.run_dir}", file=sys.stderr)
         return 130
+    if result is None:
+        print(f"member {args.only_member} trained in {args.run_dir}; assemble with the same command, "
+              "without --only-member, with --resume", file=sys.stderr)
+        return 0
     m = result.card.val_metrics
     print(f"exported {result.model_path} ({result.model_path.stat().st_size / 1e6:.1f} MB), threshold "
           f"{result.card.threshold:.4f}: val AUC {m['auc']:.4f}, accuracy {m['accuracy']:.3f}, sensitivity "
           f"{m['sensitivity']:.3f}, specificity {m['specificity']:.3f}; torch/onnxruntime max diff "
           f"{result.parity['probability']:.2e}", file=sys.stderr)
     return 0
+
+
+def _without_only_member(argv: list[str]) -> list[str]:
+    """The reproducing command: drop --only-member K and --resume (both only say how this run was driven)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a == "--only-member":
+            skip = True
+            continue
+        if a.startswith("--only-member=") or a == "--resume":
+            continue
+        out.append(a)
+    return out

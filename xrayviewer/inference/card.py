@@ -39,6 +39,14 @@ class ModelCard:
     intended_use: str = (
         "Triage assistant for pediatric (1-5 years) AP chest radiographs; not a diagnosis."
     )
+    # Calibration: the engine divides the network's logit (and its map) by this temperature, fitted on
+    # validation films, so probabilities mean what they say. 1.0 = uncalibrated (older models).
+    temperature: float = 1.0
+    calibration: dict[str, Any] = field(default_factory=dict)  # ECE before/after, reliability bins
+    # [low, high] calibrated probabilities: calls inside this band are marked borderline. Empty = none.
+    borderline: list[float] = field(default_factory=list)
+    ood: dict[str, Any] = field(default_factory=dict)  # the scope gate's fitted detector (empty: none)
+    limits: list[str] = field(default_factory=list)  # what the model must not be trusted with, for readers
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -60,7 +68,25 @@ class ModelCard:
             raise ValueError(f"model card threshold {card.threshold} is not within (0, 1)")
         card.threshold = float(card.threshold)
         card.input_size = int(card.input_size)
+        card.temperature = float(card.temperature)
+        if not 0.01 <= card.temperature <= 100:
+            raise ValueError(f"model card temperature {card.temperature} is implausible")
+        if card.borderline and not (len(card.borderline) == 2
+                                    and 0.0 <= card.borderline[0] <= card.threshold <= card.borderline[1] <= 1.0):
+            raise ValueError(f"model card borderline band {card.borderline} must surround the threshold")
         return card
+
+    def is_borderline(self, probability: float, threshold: float | None = None) -> bool:
+        """Inside the band of near-threshold calls (the band moves with a site threshold, same width in odds)."""
+        if not self.borderline:
+            return False
+        lo, hi = self.borderline
+        if threshold is not None and threshold != self.threshold:
+            from xrayviewer.inference.calibration import logit, sigmoid
+
+            shift = float(logit(threshold) - logit(self.threshold))
+            lo, hi = float(sigmoid(logit(lo) + shift)), float(sigmoid(logit(hi) + shift))
+        return lo <= probability < hi
 
     def call(self, probability: float) -> str:
         """The model's call at its operating threshold."""

@@ -1,9 +1,10 @@
 """The ONNX engine: loads a classifier, checks its contract and runs batches on CUDA or CPU.
 
 Contract: input ``image`` float32 [N, 1, S, S] in [0, 1] (see :func:`preprocess`); outputs
-``probability`` float32 [N] and ``cam`` float32 [N, h, w]; optional ``feat_*`` outputs [N, C, h, w] are
-convolution feature maps at several depths for the feature-map viewer. The model card lives in the ONNX
-metadata.
+``probability`` float32 [N] and ``cam`` float32 [N, h, w] with mean(cam) == logit; optional ``embedding``
+[N, D] (the pooled last feature map, for the scope gate's out-of-distribution score) and ``feat_*``
+[N, C, h, w] (convolution feature maps for the feature-map viewer). The model card lives in the ONNX
+metadata; its ``temperature`` is applied here, so every probability leaving the engine is calibrated.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xrayviewer.inference.calibration import sigmoid
 from xrayviewer.inference.card import CARD_KEY, ModelCard
 from xrayviewer.inference.preprocess import MAX_INPUT_SIZE
 
@@ -30,8 +32,9 @@ class ModelError(Exception):
 
 @dataclass(frozen=True)
 class Prediction:
-    probability: np.ndarray  # [N]
-    cam: np.ndarray  # [N, h, w] logit contribution per location
+    probability: np.ndarray  # [N] calibrated
+    cam: np.ndarray  # [N, h, w] calibrated logit contribution per location (mean == calibrated logit)
+    embedding: np.ndarray | None = None  # [N, D] when the model exposes one
 
 
 def _default_threads() -> int:
@@ -135,6 +138,7 @@ class Engine:
             if outputs[out].type != "tensor(float)" or len(outputs[out].shape) != rank:
                 raise ModelError(f"model {name}: output '{out}' must be float32 of rank {rank}")
         self.feature_names = sorted(n for n in outputs if n.startswith("feat_"))
+        self.has_embedding = "embedding" in outputs and len(outputs["embedding"].shape) == 2
 
     @property
     def input_size(self) -> int:
@@ -145,8 +149,15 @@ class Engine:
         x = np.asarray(images, dtype=np.float32)
         if x.ndim == 3:
             x = x[:, None]
-        prob, cam = self.session.run(["probability", "cam"], {"image": np.ascontiguousarray(x)})
-        return Prediction(np.asarray(prob, np.float32).reshape(-1), np.asarray(cam, np.float32))
+        names = ["probability", "cam", *(["embedding"] if self.has_embedding else [])]
+        outs = self.session.run(names, {"image": np.ascontiguousarray(x)})
+        prob, cam = np.asarray(outs[0], np.float32).reshape(-1), np.asarray(outs[1], np.float32)
+        t = self.card.temperature
+        if t != 1.0:  # calibrate: the logit is the map's mean (exact CAM), divided by the temperature
+            cam = cam / np.float32(t)
+            prob = sigmoid(cam.reshape(len(cam), -1).mean(axis=1)).astype(np.float32)
+        emb = np.asarray(outs[2], np.float32) if self.has_embedding else None
+        return Prediction(prob, cam, emb)
 
     def features(self, image: np.ndarray) -> dict[str, np.ndarray]:
         """Convolution feature maps [C, h, w] at each depth the model exposes, for one film."""

@@ -13,7 +13,7 @@ import onnx
 import torch
 
 from xrayviewer.inference.card import CARD_KEY, ModelCard
-from xrayviewer.training.networks import ExportWrapper, build_network
+from xrayviewer.training.networks import Ensemble, ExportWrapper, build_network
 
 
 def hardware_description() -> str:
@@ -27,6 +27,17 @@ def hardware_description() -> str:
         pass
     gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
     return f"{cpu}, {os.cpu_count()} logical cores{gpu}; torch {torch.__version__}"
+
+
+def load_ensemble(paths: list[Path]) -> tuple[torch.nn.Module, list[dict]]:
+    """One member's checkpoint gives that network; several give their :class:`Ensemble`."""
+    loaded = [load_checkpoint(p) for p in paths]
+    if len(loaded) == 1:
+        return loaded[0][0], [loaded[0][1]]
+    sizes = {s["config"]["input_size"] for _, s in loaded}
+    if len(sizes) != 1:
+        raise ValueError(f"ensemble members must share one input size, have {sorted(sizes)}")
+    return Ensemble([n for n, _ in loaded]).eval(), [s for _, s in loaded]
 
 
 def load_checkpoint(path: Path) -> tuple[torch.nn.Module, dict]:
@@ -43,12 +54,12 @@ def export_onnx(net: torch.nn.Module, card: ModelCard, out: Path, opset: int = 1
     size = card.input_size
     wrapper = ExportWrapper(net).eval()
     with torch.no_grad():
-        n_taps = len(wrapper(torch.zeros(1, 1, size, size))) - 2
+        n_taps = len(wrapper(torch.zeros(1, 1, size, size))) - 3
     feats = [f"feat_{i + 1}_{name}" for i, name in enumerate(getattr(net, "feature_taps", [])[:n_taps])]
     card.feature_outputs = feats
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp.onnx")
-    names = ["probability", "cam", *feats]
+    names = ["probability", "cam", "embedding", *feats]
     with warnings.catch_warnings():
         # The TorchScript exporter is deprecated but gives a plain, static graph that onnxruntime runs
         # fastest on CPU; torch 2.14 still ships it.

@@ -163,13 +163,67 @@ def build_network(name: str, input_size: int, pretrained: bool = True) -> nn.Mod
     raise ValueError(f"unknown architecture {name!r}; choose from {', '.join(ARCHITECTURES)}")
 
 
+class Ensemble(nn.Module):
+    """Members with the exact-CAM head, averaged: logit = mean of member logits, cam = mean of member cams.
+
+    Members share one input size, so their maps share one grid and the average stays exact
+    (mean(cam) == logit). The feature-map viewer shows the first member's convolution maps.
+    """
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+        self.feature_taps = list(getattr(members[0], "feature_taps", []))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        outs = [m(x) for m in self.members]
+        return torch.stack([o[0] for o in outs]).mean(0), torch.stack([o[1] for o in outs]).mean(0)
+
+    def forward_all(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        first_logit, first_cam, taps = self.members[0].forward_all(x)
+        outs = [m(x) for m in self.members[1:]]
+        logit = torch.stack([first_logit, *[o[0] for o in outs]]).mean(0)
+        cam = torch.stack([first_cam, *[o[1] for o in outs]]).mean(0)
+        return logit, cam, taps
+
+
+def cam_heads(net: nn.Module) -> list[CamHead]:
+    return [m for m in net.modules() if isinstance(m, CamHead)]
+
+
+class Embedder:
+    """Captures the pooled last feature map entering every CAM head: the film's embedding [N, sum C].
+
+    The out-of-distribution detector (scope gate) measures how far a film's embedding lies from the
+    training films'; for an ensemble the members' embeddings are concatenated.
+    """
+
+    def __init__(self, net: nn.Module):
+        self._feats: list[torch.Tensor] = []
+        self._hooks = [h.register_forward_pre_hook(self._keep) for h in cam_heads(net)]
+
+    def _keep(self, _module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+        self._feats.append(args[0].mean(dim=(2, 3)))
+
+    def take(self) -> torch.Tensor:
+        feats, self._feats = self._feats, []
+        return torch.cat(feats, dim=1)
+
+    def close(self) -> None:
+        for h in self._hooks:
+            h.remove()
+
+
 class ExportWrapper(nn.Module):
-    """The ONNX contract: image [N,1,S,S] -> probability [N], cam [N,h,w], feat_1..feat_k."""
+    """The ONNX contract: image [N,1,S,S] -> probability [N], cam [N,h,w], embedding [N,D], feat_1..feat_k."""
 
     def __init__(self, net: nn.Module):
         super().__init__()
         self.net = net
+        self._embedder = Embedder(net)
 
     def forward(self, image: torch.Tensor):
         logit, cam, taps = self.net.forward_all(image)
-        return (torch.sigmoid(logit), cam, *taps)
+        return (torch.sigmoid(logit), cam, self._embedder.take(), *taps)

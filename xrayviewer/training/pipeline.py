@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from xrayviewer.inference.calibration import expected_calibration_error, fit_temperature, reliability, sigmoid
 from xrayviewer.inference.card import ModelCard
-from xrayviewer.training.cache import exact_images
+from xrayviewer.inference.operating_point import borderline_band, robust_threshold
+from xrayviewer.training.cache import cached_images, exact_images
 from xrayviewer.training.datasets import Dataset
-from xrayviewer.training.export import export_onnx, hardware_description, load_checkpoint, parity, utc_now
+from xrayviewer.training.export import export_onnx, hardware_description, load_ensemble, parity, utc_now
 from xrayviewer.training.metrics import metrics_at, sensitivity_first_threshold
-from xrayviewer.training.train import TrainConfig, predict, train
+from xrayviewer.training.train import TrainConfig, train
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +29,15 @@ class PipelineResult:
     parity: dict[str, float]
 
 
+def member_dirs(run_dir: Path, members: int) -> list[Path]:
+    return [run_dir] if members == 1 else [run_dir / f"member-{k}" for k in range(members)]
+
+
 def run_pipeline(dataset: Dataset, cfg: TrainConfig, *, run_dir: Path, cache_dir: Path | None, out: Path,
-                 model_id: str, min_sensitivity: float, command: str, resume: bool = False) -> PipelineResult:
+                 model_id: str, min_sensitivity: float, command: str, resume: bool = False, members: int = 1,
+                 only_member: int = -1, threshold_rule: str = "robust",
+                 borderline_logit: float = 1.0) -> PipelineResult | None:
+    """Train every member (or only `only_member`, then return None), assemble, calibrate, export."""
     t0 = time.time()
     # The card names the command that reproduces the run from scratch, even when it was resumed.
     first = run_dir / "command.txt"
@@ -39,24 +48,69 @@ def run_pipeline(dataset: Dataset, cfg: TrainConfig, *, run_dir: Path, cache_dir
         run_dir.mkdir(parents=True, exist_ok=True)
         first.write_text(command + "\n", encoding="utf-8")
         resumed_with = ""
-    best = train(dataset, cfg, run_dir, cache_dir, resume=resume)
-    history = json.loads((run_dir / "history.json").read_text()) if (run_dir / "history.json").is_file() else []
-    seconds = sum(h["seconds"] for h in history) or time.time() - t0
-    net, state = load_checkpoint(best)
+    bests = []
+    for k, mdir in enumerate(member_dirs(run_dir, members)):
+        if only_member >= 0 and k != only_member:
+            continue
+        bests.append(train(dataset, replace(cfg, seed=cfg.seed + k), mdir, cache_dir, resume=resume))
+    if only_member >= 0:
+        return None
+    return assemble(dataset, cfg, bests, run_dir=run_dir, out=out, model_id=model_id, command=command,
+                    min_sensitivity=min_sensitivity, threshold_rule=threshold_rule,
+                    borderline_logit=borderline_logit, resumed_with=resumed_with, t0=t0, cache_dir=cache_dir)
+
+
+def _run_onnx(path: Path, images: np.ndarray, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """(raw logits [N], embeddings [N, D]) through onnxruntime: the runtime's own numbers."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    logits, embs = [], []
+    for i in range(0, len(images), batch):
+        x = np.ascontiguousarray(images[i:i + batch].astype(np.float32)[:, None])
+        cam, emb = sess.run(["cam", "embedding"], {"image": x})
+        logits.append(cam.reshape(len(cam), -1).mean(axis=1))
+        embs.append(emb)
+    return np.concatenate(logits).astype(np.float64), np.concatenate(embs)
+
+
+def assemble(dataset: Dataset, cfg: TrainConfig, bests: list[Path], *, run_dir: Path, out: Path, model_id: str,
+             command: str, min_sensitivity: float, threshold_rule: str = "robust",
+             borderline_logit: float = 1.0, resumed_with: str = "", t0: float = 0.0,
+             cache_dir: Path | None = None) -> PipelineResult:
+    """Members -> one ONNX model; temperature, threshold, borderline band and scope detector from val."""
+    histories = [json.loads((b.parent / "history.json").read_text()) for b in bests
+                 if (b.parent / "history.json").is_file()]
+    seconds = sum(h["seconds"] for hist in histories for h in hist) or time.time() - t0
+    net, states = load_ensemble(bests)
     val = dataset.split("val")
     xv, okv = exact_images(val, cfg.input_size)
-    yv = np.array([s.label for s in val])[okv]
-    pv = predict(net, xv[okv])
-    threshold = sensitivity_first_threshold(yv, pv, min_sensitivity)
+    xv, yv = xv[okv], np.array([s.label for s in val])[okv]
+    card = ModelCard(id=model_id, input_size=cfg.input_size, threshold=0.5, threshold_rule="provisional")
+    path = export_onnx(net, card, out)
+    raw_logits, val_emb = _run_onnx(path, xv)
+
+    temperature = fit_temperature(yv, raw_logits)
+    pv = sigmoid(raw_logits / temperature)
+    if threshold_rule == "robust":
+        op = robust_threshold(yv, pv, target_sensitivity=min_sensitivity)
+        threshold, rule = op.threshold, op.rule
+    else:
+        threshold = sensitivity_first_threshold(yv, pv, min_sensitivity)
+        rule = f"highest threshold keeping validation sensitivity >= {min_sensitivity:.0%}"
     m = metrics_at(yv, pv, threshold)
+    band = borderline_band(threshold, borderline_logit)
+    in_band = float(np.mean((pv >= band[0]) & (pv < band[1])))
+    epochs = [s["epoch"] for s in states]
     card = ModelCard(
         id=model_id,
         input_size=cfg.input_size,
         threshold=round(threshold, 6),
-        threshold_rule=(f"highest threshold keeping validation sensitivity >= {min_sensitivity:.0%} "
-                        f"(missing pneumonia costs more than a false alarm); chosen on the patient-grouped "
-                        f"val split ({m.n} films), epoch {state['epoch']} checkpoint (best val AUC)"),
-        architecture=f"{cfg.architecture}, {cfg.input_size} px grayscale input, GAP + linear (exact CAM)",
+        threshold_rule=(f"{rule}; chosen on the patient-grouped val split ({m.n} films) on calibrated "
+                        f"probabilities (missing pneumonia costs more than a false alarm)"),
+        architecture=(f"{len(bests)} x {cfg.architecture}" if len(bests) > 1 else cfg.architecture)
+        + f", {cfg.input_size} px grayscale input, GAP + linear (exact CAM)"
+        + (", logits and maps averaged over members" if len(bests) > 1 else ""),
         val_metrics=m.as_dict(),
         data_manifest_sha256=dataset.sha256,
         training_command=command,
@@ -64,12 +118,49 @@ def run_pipeline(dataset: Dataset, cfg: TrainConfig, *, run_dir: Path, cache_dir
         trained_at=utc_now(),
         training_seconds=round(seconds, 1),
         hardware=hardware_description(),
-        extra={"dataset": dataset.description, "dataset_summary": dataset.summary(),
-               "epochs_run": len(history), "best_epoch": state["epoch"],
+        temperature=round(temperature, 6),
+        calibration={
+            "method": "temperature scaling fitted on the val split (NLL)",
+            "val_ece_before": round(expected_calibration_error(yv, sigmoid(raw_logits)), 4),
+            "val_ece_after": round(expected_calibration_error(yv, pv), 4),
+            "reliability": reliability(yv, pv),
+        },
+        borderline=band,
+        limits=MODEL_LIMITS,
+        extra={"dataset": dataset.description, "dataset_summary": dataset.summary(), "members": len(bests),
+               "member_seeds": [s["config"]["seed"] for s in states], "member_epochs": epochs,
+               "selected_by": cfg.select, "val_borderline_fraction": round(in_band, 4),
+               "epochs_run": len(histories[0]) if len(histories) == 1 else [len(h) for h in histories],
+               "best_epoch": epochs[0] if len(epochs) == 1 else epochs,
                **({"resumed_with": resumed_with} if resumed_with else {})},
     )
+    card.ood = _fit_scope(dataset, cfg, path, val_emb, cache_dir)
     path = export_onnx(net, card, out)
-    diffs = parity(net, path, xv[okv][:32])
+    diffs = parity(net, path, xv[:32])
     (run_dir / "model_card.json").write_text(card.to_json() + "\n")
     log.info("exported %s; torch/onnxruntime max |diff| %s", path, diffs)
     return PipelineResult(path, card, diffs)
+
+
+def _fit_scope(dataset: Dataset, cfg: TrainConfig, path: Path, val_emb: np.ndarray,
+               cache_dir: Path | None) -> dict:
+    """The scope gate's out-of-distribution detector, fitted on the training films' embeddings."""
+    try:
+        from xrayviewer.scope.ood import fit_ood
+    except ImportError:  # pragma: no cover - the scope package ships with the runtime
+        log.warning("no scope detector: xrayviewer.scope.ood is unavailable")
+        return {}
+    xt, okt = cached_images(dataset.split("train"), cfg.input_size, cache_dir)
+    _, train_emb = _run_onnx(path, xt[okt])
+    return fit_ood(train_emb, val_emb, max_val_refusal=0.01).to_dict()
+
+
+MODEL_LIMITS = [
+    "Trained on pediatric (1-5 years) AP chest films from one hospital (Guangzhou); adults, lateral views "
+    "and other hospitals' films are outside what it has seen.",
+    "Only NORMAL vs PNEUMONIA: effusion, pneumothorax, masses, lines and tubes are not recognised.",
+    "Validation figures come from the same hospital and labelling as the training films; expect more false "
+    "alarms on new films.",
+    "The heat map shows where the network's evidence lies, not a segmentation of the consolidation.",
+    "The threshold favours sensitivity: it triages, it never clears a film.",
+]

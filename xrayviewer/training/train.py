@@ -44,6 +44,12 @@ class TrainConfig:
     threads: int = 0  # 0: torch's default
     max_batches: int = 0  # per epoch, 0 = all (tiny CI runs)
     max_minutes: float = 0.0  # stop after the epoch that crosses this budget, 0 = none
+    # Gentle fine-tuning, to stay near the pretrained features (which carry over to new films better):
+    lp_epochs: int = 0  # first epochs train the head only (linear probe), backbone and its BN frozen
+    backbone_lr: float = 0.0  # backbone learning rate when > 0 (the head keeps `lr`)
+    ema: float = 0.0  # decay of an exponential moving average of the weights; evaluated and exported
+    mixup: float = 0.0  # Beta(a, a) mixup of film pairs and their targets, 0 = off
+    select: str = "auc"  # checkpoint kept: best val "auc", lowest class-weighted val "loss", or "last"
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
@@ -107,7 +113,11 @@ def train(dataset: Dataset, cfg: TrainConfig, run_dir: Path, cache_dir: Path | N
 
     net = build_network(cfg.architecture, cfg.input_size, pretrained=cfg.pretrained)
     net = net.to(memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    head, backbone = _param_groups(net)
+    opt = torch.optim.AdamW([{"params": backbone, "lr": cfg.backbone_lr or cfg.lr},
+                             {"params": head, "lr": cfg.lr}], weight_decay=cfg.weight_decay)
+    ema = (torch.optim.swa_utils.AveragedModel(net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(
+        cfg.ema), use_buffers=True) if cfg.ema else None)
     steps_per_epoch = math.ceil(len(xt) / cfg.batch_size)
     if cfg.max_batches:
         steps_per_epoch = min(steps_per_epoch, cfg.max_batches)
@@ -122,16 +132,18 @@ def train(dataset: Dataset, cfg: TrainConfig, run_dir: Path, cache_dir: Path | N
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
     weights = class_weights(yt)
     gen = torch.Generator().manual_seed(cfg.seed)
-    start_epoch, best_auc, stale, history = 0, -1.0, 0, []
+    start_epoch, best_auc, stale, history = 0, -math.inf, 0, []
     last, best = run_dir / "last.pt", run_dir / "best.pt"
     if resume and last.is_file():
         state = torch.load(last, map_location="cpu", weights_only=False)
         net.load_state_dict(state["model"])
+        if ema is not None and "ema" in state:
+            ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         gen.set_state(state["generator"])
         start_epoch, best_auc, stale, history = state["epoch"], state["best_auc"], state["stale"], state["history"]
-        log.info("resumed from %s after epoch %d (best val AUC %.4f)", last, start_epoch, best_auc)
+        log.info("resumed from %s after epoch %d (best val %s %.4f)", last, start_epoch, cfg.select, best_auc)
         if stale >= cfg.patience:  # the run had already stopped early: nothing left to train
             start_epoch = cfg.epochs
     (run_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
@@ -139,7 +151,8 @@ def train(dataset: Dataset, cfg: TrainConfig, run_dir: Path, cache_dir: Path | N
 
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.time()
-        net.train()
+        probing = epoch < cfg.lp_epochs
+        _set_phase(net, probing)
         order = torch.randperm(len(xt), generator=gen).numpy()
         losses = []
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
@@ -148,15 +161,27 @@ def train(dataset: Dataset, cfg: TrainConfig, run_dir: Path, cache_dir: Path | N
             x = torch.from_numpy(xt[idx].astype(np.float32))[:, None]
             x = augment(x, cfg.augment, gen).contiguous(memory_format=torch.channels_last)
             y = torch.from_numpy(yt[idx])
-            logit, _ = net(x)
-            loss = _loss(logit, y, weights, cfg.label_smoothing)
+            if cfg.mixup > 0:
+                lam = float(np.random.default_rng(int(torch.randint(0, 2**31, (1,), generator=gen))).beta(
+                    cfg.mixup, cfg.mixup))
+                perm = torch.randperm(len(idx), generator=gen)
+                x = lam * x + (1 - lam) * x[perm]
+                logit, _ = net(x)
+                loss = (lam * _loss(logit, y, weights, cfg.label_smoothing)
+                        + (1 - lam) * _loss(logit, y[perm], weights, cfg.label_smoothing))
+            else:
+                logit, _ = net(x)
+                loss = _loss(logit, y, weights, cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
+            if ema is not None:
+                ema.update_parameters(net)
             losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-        pv = predict(net, xv)
+        judged = ema.module if ema is not None else net
+        pv = predict(judged, xv)
         with torch.no_grad():
             val_loss = float(_loss(torch.logit(torch.from_numpy(pv).clamp(1e-6, 1 - 1e-6)), torch.from_numpy(yv),
                                    weights, 0.0))
@@ -164,27 +189,50 @@ def train(dataset: Dataset, cfg: TrainConfig, run_dir: Path, cache_dir: Path | N
         row = EpochRow(epoch + 1, float(np.mean(losses)), val_loss, safe_auc(yv, pv), m.accuracy,
                        m.sensitivity, m.specificity, float(sched.get_last_lr()[0]), time.time() - t0)
         history.append(asdict(row))
-        improved = row.val_auc > best_auc + 1e-5 or (abs(row.val_auc - best_auc) <= 1e-5 and best_auc < 0)
+        score = {"auc": row.val_auc, "loss": -row.val_loss, "last": float(epoch)}[cfg.select]
+        improved = score > best_auc + 1e-5 or best_auc == -math.inf
+        if probing and epoch + 1 < cfg.lp_epochs:
+            improved = False  # a head-only checkpoint is never the one we keep
         if improved:
-            best_auc, stale = row.val_auc, 0
-            torch.save({"model": net.state_dict(), "config": asdict(cfg), "epoch": epoch + 1,
-                        "val_auc": best_auc}, best)
+            best_auc, stale = score, 0
+            torch.save({"model": judged.state_dict(), "config": asdict(cfg), "epoch": epoch + 1,
+                        "val_auc": row.val_auc, "val_loss": row.val_loss}, best)
         else:
             stale += 1
-        torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+        torch.save({"model": net.state_dict(), **({"ema": ema.state_dict()} if ema is not None else {}),
+                    "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                     "generator": gen.get_state(), "epoch": epoch + 1, "best_auc": best_auc, "stale": stale,
                     "history": history}, last)
         _write_log(run_dir, history)
         tqdm.write(f"epoch {row.epoch}: loss {row.train_loss:.4f}  val loss {row.val_loss:.4f}  "
                    f"val AUC {row.val_auc:.4f}  acc {row.val_accuracy:.3f}  sens {row.val_sensitivity:.3f}  "
                    f"spec {row.val_specificity:.3f}  ({row.seconds:.0f} s){'  *best*' if improved else ''}")
-        if stale >= cfg.patience:
-            tqdm.write(f"early stop: no better val AUC for {stale} epochs")
+        if stale >= cfg.patience and not probing:
+            tqdm.write(f"early stop: no better val {cfg.select} for {stale} epochs")
             break
         if cfg.max_minutes and (time.time() - started) / 60 > cfg.max_minutes:
             tqdm.write(f"stopping: time budget of {cfg.max_minutes} min reached")
             break
     return best
+
+
+def _param_groups(net: torch.nn.Module) -> tuple[list[torch.nn.Parameter], list[torch.nn.Parameter]]:
+    """(head, backbone) parameters: the head is the final CAM unit, the backbone everything else."""
+    head_ids = {id(p) for p in net.head.parameters()} if hasattr(net, "head") else set()
+    params = list(net.parameters())
+    return [p for p in params if id(p) in head_ids], [p for p in params if id(p) not in head_ids]
+
+
+def _set_phase(net: torch.nn.Module, probing: bool) -> None:
+    """Train mode; while probing, the backbone (weights and BN statistics) stays frozen."""
+    net.train()
+    head, backbone = _param_groups(net)
+    for p in backbone:
+        p.requires_grad_(not probing)
+    if probing:
+        for m in net.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.eval()
 
 
 def _write_log(run_dir: Path, history: list[dict]) -> None:

@@ -1,0 +1,68 @@
+"""Probabilities that mean what they say: temperature scaling, expected calibration error, reliability.
+
+The network's logit is divided by a temperature fitted on validation films (card ``temperature``); the
+engine applies it, so every probability the app and the CLI show is the calibrated one. numpy only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    z = np.asarray(z, dtype=np.float64)
+    return np.where(z >= 0, 1 / (1 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1 + np.exp(-np.abs(z))))
+
+
+def logit(p: np.ndarray | float, eps: float = 1e-7) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), eps, 1 - eps)
+    return np.log(p) - np.log1p(-p)
+
+
+def nll(labels: np.ndarray, logits: np.ndarray, temperature: float) -> float:
+    """Mean binary cross-entropy of sigmoid(logits / T) (numerically stable)."""
+    y = np.asarray(labels, dtype=np.float64)
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    return float(np.mean(np.logaddexp(0, z) - y * z))
+
+
+def fit_temperature(labels: np.ndarray, logits: np.ndarray, lo: float = 0.05, hi: float = 20.0) -> float:
+    """The temperature minimising validation NLL (1-D, convex in log T: golden-section search)."""
+    y = np.asarray(labels)
+    if len(y) == 0 or y.min() == y.max():
+        raise ValueError("temperature scaling needs validation films of both classes")
+    a, b = np.log(lo), np.log(hi)
+    g = (np.sqrt(5) - 1) / 2
+    c, d = b - g * (b - a), a + g * (b - a)
+    for _ in range(80):
+        if nll(y, logits, np.exp(c)) < nll(y, logits, np.exp(d)):
+            b, d = d, c
+            c = b - g * (b - a)
+        else:
+            a, c = c, d
+            d = a + g * (b - a)
+    return float(np.exp((a + b) / 2))
+
+
+def reliability(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+    """Per equal-width probability bin: films, mean predicted probability, observed pneumonia fraction."""
+    y = np.asarray(labels, dtype=np.float64)
+    p = np.asarray(probs, dtype=np.float64)
+    edges = np.linspace(0, 1, bins + 1)
+    idx = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    rows = []
+    for b in range(bins):
+        m = idx == b
+        rows.append({"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": int(m.sum()),
+                     "mean_probability": float(p[m].mean()) if m.any() else float("nan"),
+                     "observed": float(y[m].mean()) if m.any() else float("nan")})
+    return rows
+
+
+def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> float:
+    """ECE: the film-weighted mean gap between predicted probability and observed frequency per bin."""
+    n = len(np.asarray(labels))
+    if n == 0:
+        return float("nan")
+    return float(sum(r["n"] / n * abs(r["mean_probability"] - r["observed"])
+                     for r in reliability(labels, probs, bins) if r["n"]))
