@@ -28,6 +28,8 @@ def test_labels_and_statuses_read_as_their_text() -> None:
     out = io.StringIO()
     csv.writer(out).writerow([Status.ERROR, Label.NORMAL])
     assert out.getvalue().strip() == "error,NORMAL"
+    assert {Label.NORMAL: 1}["NORMAL"] == 1 and {"ok": 2}[Status.OK] == 2  # hashes like its text
+    assert f"{Status.OK:>4}" == "  ok"
 
 
 def test_one_confusion_count() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from xrayviewer.paths import samples_dir
+from xrayviewer.review.session import RunState
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
@@ -102,7 +103,7 @@ def make_window(qtbot: Any, tiny_model: Path, tmp_path: Path) -> Iterator[Callab
 def open_and_score(qtbot: Any, window: Any, folder: Path) -> None:
     """Open `folder` and wait until scoring has finished and the top film is on screen."""
     window.open_folder(folder)
-    qtbot.waitUntil(lambda: window.folder == folder.resolve() and window.run_state == "done", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.folder == folder.resolve() and window.run_state is RunState.DONE, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: window.viewer.film is not None, timeout=WAIT_MS)
 
 

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QListView
 
 from tests.films.testkit import make_dataset, save
 from tests.gui.conftest import WAIT_MS, open_and_score
+from xrayviewer.common.vocab import Status
 from xrayviewer.films import FilmError
 from xrayviewer.gui.attributes import HIDDEN
 from xrayviewer.gui.dialogs import FeatureMapDialog, ModelCardDialog, StatisticsDialog, mosaic
@@ -22,6 +23,7 @@ from xrayviewer.gui.settings import Settings
 from xrayviewer.gui.thumbnails import ThumbnailLoader
 from xrayviewer.inference.scoring import FilmResult
 from xrayviewer.paths import default_model_path
+from xrayviewer.review.session import RunState
 
 
 def dicom_study(folder: Path, photometric: str = "MONOCHROME2") -> Path:
@@ -147,14 +149,14 @@ def test_proxy_resorts_10000_films_keeping_selection(qtbot: Any) -> None:
     qtbot.addWidget(view)
     view.setModel(proxy)
     paths = [Path(f"/s/{i:05d}.png") for i in range(10_000)]
-    model.set_paths(paths)
+    model.open(Path("/s"), paths)
     view.setCurrentIndex(proxy.index(500, 0))
     chosen = proxy.item_at(view.currentIndex())
     rng = np.random.default_rng(0)
     for start in range(0, 2_000, 100):  # 2,000 results streaming into a 10,000-film study
-        batch = [FilmResult(p, "ok", sha256=f"{i:064x}", probability=float(rng.random()), prediction="NORMAL",
+        batch = [FilmResult(p, Status.OK, sha256=f"{i:064x}", probability=float(rng.random()), prediction="NORMAL",
                             threshold=0.5) for i, p in enumerate(paths[start:start + 100], start)]
-        model.apply_results(batch, {})
+        model.apply_results(batch)
     items = [proxy.item_at(proxy.index(r, 0)) for r in range(proxy.rowCount())]
     probs = [it.probability for it in items[:2000]]
     assert probs == sorted(probs, reverse=True)
@@ -197,13 +199,13 @@ def test_window_stays_responsive_with_1000_films(qtbot: Any, make_window: Any, t
     ticks_while_scoring = [0]
 
     def tick() -> None:
-        ticks_while_scoring[0] += w.run_state == "running"
+        ticks_while_scoring[0] += w.run_state is RunState.RUNNING
 
     timer = QTimer()
     timer.timeout.connect(tick)
     timer.start(5)
     w.open_folder(folder)
-    qtbot.waitUntil(lambda: w.run_state == "done", timeout=120_000)
+    qtbot.waitUntil(lambda: w.run_state is RunState.DONE, timeout=120_000)
     timer.stop()
     assert w.model.counts()["scored"] == 1000
     assert on_gui_thread == []
@@ -218,7 +220,7 @@ def test_drop_folder_opens_it(qtbot: Any, make_window: Any, study: Path) -> None
     event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                        Qt.KeyboardModifier.NoModifier)
     w.dropEvent(event)
-    qtbot.waitUntil(lambda: w.run_state == "done", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: w.run_state is RunState.DONE, timeout=WAIT_MS)
     assert w.folder == study.resolve()
 
 

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import csv
 import math
-import time
+import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from PySide6.QtCore import QRectF, Qt
+from PySide6.QtWidgets import QApplication
 
 from tests.gui.conftest import BROKEN_NAME, WAIT_MS, open_and_score
-from xrayviewer.gui.film_model import ERROR, OK, Filter
+from xrayviewer.common.vocab import Status
+from xrayviewer.films import discover_films
 from xrayviewer.gui.settings import Settings
 from xrayviewer.inference import scoring
 from xrayviewer.review import AgreementLog
+from xrayviewer.review.session import Filter, RunState
 
 
 def order(window: Any) -> list[Any]:
@@ -30,11 +33,11 @@ def key(qtbot: Any, window: Any, k: Qt.Key) -> None:
 def test_scores_everything_sorted_most_suspicious_first(scored: Any) -> None:
     items = order(scored)
     assert len(items) == 17
-    ok = [it for it in items if it.status == OK]
+    ok = [it for it in items if it.status == Status.OK]
     assert len(ok) == 16
     probs = [it.probability for it in ok]
     assert probs == sorted(probs, reverse=True)
-    assert items[-1].name == BROKEN_NAME and items[-1].status == ERROR  # unreadable last
+    assert items[-1].name == BROKEN_NAME and items[-1].status == Status.ERROR  # unreadable last
     assert all(it.prediction == ("PNEUMONIA" if it.probability >= 0.5 else "NORMAL") for it in ok)
     assert scored.model.counts() == {"total": 17, "scored": 16, "errors": 1, "reviewed": 0, "pending": 0}
     assert "16 scored" in scored.counts_label.text() and "1 unreadable" in scored.counts_label.text()
@@ -124,7 +127,7 @@ def test_review_keys_record_in_the_log_and_advance(qtbot: Any, scored: Any, isol
     assert names == {first.name, second.name} | {it.name for it in (third, order(scored)[-1])
                                                    if it.decision and not it.decision.agrees}
     scored.set_filter(Filter.UNREVIEWED)
-    assert all(it.decision is None and it.status != ERROR for it in order(scored))
+    assert all(it.decision is None and it.status != Status.ERROR for it in order(scored))
     assert len(order(scored)) == 12
 
 
@@ -185,41 +188,52 @@ def test_cancel_stops_results(qtbot: Any, make_window: Any, tmp_path: Path) -> N
     for i in range(60):
         (folder / f"film{i:03d}.jpeg").write_bytes(src[i % len(src)].read_bytes())
 
-    def slow(path: Path, size: int) -> Any:
-        time.sleep(0.05)
+    gate = threading.Event()  # films from the 9th on wait here until the test lets them through
+
+    def gated(path: Path, size: int) -> Any:
+        if int(path.stem.removeprefix("film")) >= 8:
+            gate.wait(WAIT_MS / 1000)
         return scoring._decode(path, size)
 
-    w = make_window(decoder=slow, batch_size=4)
+    w = make_window(decoder=gated, batch_size=4)
     w.open_folder(folder)
     qtbot.waitUntil(lambda: w.model.counts()["scored"] >= 4, timeout=WAIT_MS)
     assert w.cancel_button.isVisible()
-    w.cancel_button.click()
-    qtbot.waitUntil(lambda: w.worker is None, timeout=WAIT_MS)
-    assert w.run_state == "cancelled"
+    run = w.worker
+    with qtbot.waitSignal(run.finished, timeout=WAIT_MS):  # the run's last signal: nothing can follow it
+        w.cancel_button.click()
+        gate.set()  # the batch in flight finishes; the run stops after it
+    assert w.worker is None
+    assert w.run_state is RunState.CANCELLED
     assert "Cancelled" in w.rate_label.text()
     scored_now = w.model.counts()["scored"]
-    qtbot.wait(400)
+    QApplication.processEvents()  # anything still queued would be delivered now
     assert w.model.counts()["scored"] == scored_now < 60
     assert w.model.counts()["pending"] == 60 - scored_now
     # the window stayed usable, and scoring can resume where it stopped
     assert w.score_action.isEnabled()
     w.decoder = None
     w.score_action.trigger()
-    qtbot.waitUntil(lambda: w.run_state == "done", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: w.run_state is RunState.DONE, timeout=WAIT_MS)
     assert w.model.counts()["scored"] == 60
 
 
 def test_selection_survives_resorting(qtbot: Any, make_window: Any, study: Path) -> None:
-    def slow(path: Path, size: int) -> Any:
-        time.sleep(0.03)
+    gate = threading.Event()  # all but the first batches wait until a film has been picked
+    first = {p.name for p in discover_films(study)[:2]}  # the first batch scored
+
+    def gated(path: Path, size: int) -> Any:
+        if path.name not in first:
+            gate.wait(WAIT_MS / 1000)
         return scoring._decode(path, size)
 
-    w = make_window(decoder=slow, batch_size=2)
+    w = make_window(decoder=gated, batch_size=2)
     w.open_folder(study)
     qtbot.waitUntil(lambda: w.model.counts()["scored"] >= 2, timeout=WAIT_MS)
-    w.select_row(w.proxy.rowCount() - 2)  # some film likely to move as results arrive
+    w.select_row(w.proxy.rowCount() - 2)  # a pending film: it moves as results arrive
     chosen = w.current_item()
-    qtbot.waitUntil(lambda: w.run_state == "done", timeout=WAIT_MS)
+    gate.set()
+    qtbot.waitUntil(lambda: w.run_state is RunState.DONE, timeout=WAIT_MS)
     assert w.current_item() is chosen
     assert w.list_view.selectionModel().isSelected(w.list_view.currentIndex())
 
@@ -310,7 +324,7 @@ def test_open_folder_dialog_and_recent(qtbot: Any, make_window: Any, study: Path
     w = make_window()
     isolated.folder = str(study)
     w.open_action.trigger()
-    qtbot.waitUntil(lambda: w.run_state == "done", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: w.run_state is RunState.DONE, timeout=WAIT_MS)
     assert w.folder == study.resolve()
     w._fill_recent_menu()
     assert str(study.resolve()) in [a.text() for a in w.recent_menu.actions()]
@@ -320,7 +334,7 @@ def test_open_folder_dialog_and_recent(qtbot: Any, make_window: Any, study: Path
 
 def test_probability_nan_never_shown_as_scored(scored: Any) -> None:
     for it in scored.model.items:
-        assert (it.status == OK) == (not math.isnan(it.probability))
+        assert (it.status == Status.OK) == (not math.isnan(it.probability))
 
 
 def test_no_reviewer_name_records_nothing_and_change_reviewer_reloads(qtbot: Any, scored: Any, isolated: Any,

@@ -10,14 +10,22 @@ from enum import Enum
 from typing import Literal
 
 
-class _TextEnum(str, Enum):
-    """A str enum whose str() is its value on every Python (3.11 changed format() of mixed-in enums)."""
+class TextEnum(str, Enum):
+    """A str enum that is its text everywhere: str() and format() give the value on every Python (3.12
+    changed format() of mixed-in enums), and it hashes like the value, so ``{Label.NORMAL: x}["NORMAL"]``
+    finds x."""
 
     def __str__(self) -> str:
         return str(self.value)
 
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
 
-class Label(_TextEnum):
+    def __hash__(self) -> int:
+        return hash(str(self.value))
+
+
+class Label(TextEnum):
     """What a film shows, as the model calls it and as the radiologist decides it."""
 
     NORMAL = "NORMAL"
@@ -44,7 +52,7 @@ LABELS: tuple[str, str] = ("NORMAL", "PNEUMONIA")
 LabelText = Literal["NORMAL", "PNEUMONIA"]
 
 
-class Status(_TextEnum):
+class Status(TextEnum):
     """Where a film stands with the model: not scored yet, scored, or unreadable."""
 
     PENDING = "pending"

@@ -1,19 +1,25 @@
 """The review window: thumbnails sorted by suspicion, the large view, the review panel and the status bar.
 
+The window builds widgets and forwards what the reviewer does to the Qt-free
+:class:`~xrayviewer.review.session.ReviewSession` (the study, decisions, run state and every review rule);
+it only decides what to show. New review features belong in the session first, then get a widget here.
+
 Threads: folder discovery, thumbnails, the selected film's full-resolution decode, feature maps and scoring
-all run off the GUI thread (see worker.py / thumbnails.py). Only recording a decision runs here, on purpose:
-it is one small SQLite commit, and the UI must not show "saved" before it has returned.
+all run off the GUI thread as jobs of one mechanism (:mod:`xrayviewer.gui.background`). Only recording a
+decision runs here, on purpose: it is one small SQLite commit, and the UI must not show "saved" before it
+has returned.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -34,25 +40,20 @@ from PySide6.QtWidgets import (
 )
 
 from xrayviewer import NOTICE, __version__
+from xrayviewer.common.vocab import Label, Status
 from xrayviewer.films import Film, discover_films, load_film
 from xrayviewer.gui.attributes import AttributesPanel
+from xrayviewer.gui.background import Background, Job
 from xrayviewer.gui.dialogs import FeatureMapDialog, ModelCardDialog, StatisticsDialog
-from xrayviewer.gui.film_model import ERROR, OK, PENDING, FilmItem, FilmListModel, FilmSortProxy, Filter
-from xrayviewer.gui.review_panel import AGREE, DISAGREE, ReviewPanel, opposite
+from xrayviewer.gui.film_model import FilmListModel, FilmSortProxy
+from xrayviewer.gui.review_panel import ReviewPanel
+from xrayviewer.gui.scoring_run import Bundle, emit_interval, scoring_bundles
 from xrayviewer.gui.settings import Settings
 from xrayviewer.gui.thumbnails import ThumbnailDelegate, ThumbnailLoader
 from xrayviewer.gui.viewer import FilmViewer
-from xrayviewer.gui.worker import ScoringWorker, TaskRunner
 from xrayviewer.inference.engine import Engine, ModelError
-from xrayviewer.inference.scoring import FilmResult
-from xrayviewer.review import (
-    AgreementLog,
-    Decision,
-    LoggedDecision,
-    ReviewError,
-    compute_stats,
-    export_review_csv,
-)
+from xrayviewer.review import AgreementLog, ReviewError, compute_stats, export_review_csv
+from xrayviewer.review.session import DecisionKind, FilmItem, Filter, ReviewSession, RunState, Verdict, parse_kind
 
 log = logging.getLogger(__name__)
 
@@ -67,20 +68,19 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings()
         self.batch_size = batch_size
         self.decoder = decoder  # tests inject a slow decoder to exercise cancel
-        self.folder: Path | None = None
-        self.study = ""
-        self.decisions: dict[str, LoggedDecision] = {}
-        self.worker: ScoringWorker | None = None
-        self._old_workers: set[ScoringWorker] = set()
-        self.run_state = "idle"  # idle | running | cancelled | done | failed
-        # Until the reviewer picks a film, the large view follows the most suspicious one as scores arrive.
-        self._follow_top = True
+        self.worker: Job | None = None  # the scoring run whose results are shown
+        self._incoming: list[Bundle] = []  # its batches not shown yet (coalesced: one re-sort per interval)
+        self._last_shown = 0.0
+        self._show_timer = QTimer(self)
+        self._show_timer.setSingleShot(True)
+        self._show_timer.timeout.connect(self._show_incoming)
         self._auto_selecting = False
-        self._films: OrderedDict[Path, Film] = OrderedDict()
+        self._films: OrderedDict[Path, Film] = OrderedDict()  # decoded full-resolution films, LRU
         self._current_path: Path | None = None
         self._folder_token = 0
         self.feature_dialog: FeatureMapDialog | None = None
-        self.tasks = TaskRunner(self, threads=2)
+        self.tasks = Background(self, threads=2)  # discovery, decodes, feature maps
+        self.scoring = Background(self, threads=2)  # a cancelled run may still finish its batch beside a new one
         self.setWindowTitle(f"xrayviewer {__version__}")
         self.setAcceptDrops(True)
 
@@ -88,8 +88,8 @@ class MainWindow(QMainWindow):
         self.model_error = ""
         self._load_engine(model_path, provider)
         self.log_path = Path(log_path)
-        self.log: AgreementLog | None = None
-        self.log_error = ""
+        self.session = ReviewSession(model_id=self.engine.card.id if self.engine is not None else None,
+                                     reviewer=self.settings.reviewer)
         self._open_log()
 
         self._build_widgets()
@@ -112,10 +112,36 @@ class MainWindow(QMainWindow):
 
     def _open_log(self) -> None:
         try:
-            self.log = AgreementLog(self.log_path)
+            self.session.log = AgreementLog(self.log_path)
         except ReviewError as exc:
-            self.log, self.log_error = None, str(exc)
+            self.session.log, self.session.log_error = None, str(exc)
             log.warning("agreement log unavailable: %s", exc)
+
+    # The session holds the study; these read it for widgets (and tests).
+
+    @property
+    def log(self) -> AgreementLog | None:
+        return self.session.log
+
+    @log.setter
+    def log(self, value: AgreementLog | None) -> None:
+        self.session.log = value
+
+    @property
+    def log_error(self) -> str:
+        return self.session.log_error
+
+    @property
+    def folder(self) -> Path | None:
+        return self.session.folder
+
+    @property
+    def study(self) -> str:
+        return self.session.study
+
+    @property
+    def run_state(self) -> RunState:
+        return self.session.run_state
 
     def _build_widgets(self) -> None:
         self.notice = QLabel(f"⚠ {NOTICE}")
@@ -142,13 +168,13 @@ class MainWindow(QMainWindow):
         self._update_log_banner()
 
         # Left: filter + thumbnail grid.
-        self.model = FilmListModel(self)
+        self.model = FilmListModel(self.session, self)
         self.proxy = FilmSortProxy(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.sort(0, Qt.SortOrder.DescendingOrder)
         self.thumbs = ThumbnailLoader(self)
         self.thumbs.ready.connect(self._on_thumbnail)
-        self.thumbs.hashed.connect(lambda p, sha: self.model.set_sha(Path(p), sha, self.decisions))
+        self.thumbs.hashed.connect(lambda p, sha: self.model.learn_sha(Path(p), sha))
         self.list_view = QListView()
         self.list_view.setViewMode(QListView.ViewMode.IconMode)
         self.list_view.setResizeMode(QListView.ResizeMode.Adjust)
@@ -162,8 +188,8 @@ class MainWindow(QMainWindow):
         self.list_view.setModel(self.proxy)
         self.list_view.selectionModel().currentChanged.connect(self._on_current_changed)
         self.filter_combo = QComboBox()
-        for key, label in Filter.LABELS.items():
-            self.filter_combo.addItem(label, key)
+        for mode in Filter:
+            self.filter_combo.addItem(mode.label, mode.value)
         self.filter_combo.currentIndexChanged.connect(self._on_filter_changed)
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -246,10 +272,10 @@ class MainWindow(QMainWindow):
         m.addAction(self._action("&Quit", self.close, "Ctrl+Q"))
 
         m = bar.addMenu("&Review")
-        self.agree_action = self._action("&Agree with the model", lambda: self.decide(AGREE), "A")
-        self.disagree_action = self._action("&Disagree with the model", lambda: self.decide(DISAGREE), "D")
-        self.normal_action = self._action("Label &NORMAL", lambda: self.decide("NORMAL"), "N")
-        self.pneumonia_action = self._action("Label &PNEUMONIA", lambda: self.decide("PNEUMONIA"), "P")
+        self.agree_action = self._action("&Agree with the model", lambda: self.decide(Verdict.AGREE), "A")
+        self.disagree_action = self._action("&Disagree with the model", lambda: self.decide(Verdict.DISAGREE), "D")
+        self.normal_action = self._action("Label &NORMAL", lambda: self.decide(Label.NORMAL), "N")
+        self.pneumonia_action = self._action("Label &PNEUMONIA", lambda: self.decide(Label.PNEUMONIA), "P")
         self.next_action = self._action("&Next film", lambda: self.step(+1), ["J", "Down", "Right"])
         self.prev_action = self._action("&Previous film", lambda: self.step(-1), ["K", "Up", "Left"])
         self.note_action = self._action("Add a note…", self.review_panel.note.setFocus, "Ctrl+N")
@@ -370,8 +396,6 @@ class MainWindow(QMainWindow):
         self.tasks.submit(lambda: discover_films(folder), done, failed)
 
     def _populate(self, folder: Path, paths: list[Path]) -> None:
-        self.folder = folder
-        self.study = str(folder)
         self.settings.add_recent(folder)
         self.setWindowTitle(f"{folder.name} — xrayviewer {__version__}")
         self.thumbs.clear()
@@ -379,29 +403,14 @@ class MainWindow(QMainWindow):
         self._current_path = None
         self.viewer.clear("No film selected" if paths else "No films in this folder")
         self.attributes.set_meta({}, frozenset())
-        self._load_decisions()
-        self.model.set_paths(paths)
+        warning = self.model.open(folder, paths)
         self.review_panel.show_item(None)
-        self.statusBar().showMessage(f"{len(paths)} films in {folder}", 5000)
+        self.statusBar().showMessage(warning or f"{len(paths)} films in {folder}", 10000 if warning else 5000)
         self._update_counts()
-        self._follow_top = True
         if self.engine is not None and paths:
             self.start_scoring()
         elif paths:
             self.select_row(0)
-
-    def _load_decisions(self) -> None:
-        """This reviewer's decisions already logged for this study, by film sha256."""
-        self.decisions = {}
-        reviewer = self.settings.reviewer
-        if self.log is None or not reviewer or not self.study:
-            return
-        try:
-            rows = self.log.latest(reviewer=reviewer, study=self.study)
-        except ReviewError as exc:
-            self.statusBar().showMessage(f"Cannot read past decisions: {exc}", 10000)
-            return
-        self.decisions = {r.sha256: r for r in rows}
 
     # -- scoring --------------------------------------------------------------------------------------------
 
@@ -409,18 +418,16 @@ class MainWindow(QMainWindow):
         """Score every film not scored yet (all of them for a new folder; the rest after a cancel)."""
         if self.engine is None or self.worker is not None:
             return
-        paths = [it.path for it in self.model.items if it.status == PENDING]
+        paths = self.session.pending_paths()
         if not paths:
             return
-        worker = ScoringWorker(paths, self.engine, batch_size=self.batch_size, decoder=self.decoder)
-        worker.results.connect(lambda rs, w=worker: self._on_results(w, rs))
-        worker.progress.connect(lambda d, t, r, w=worker: self._on_progress(w, d, t, r))
-        worker.failed.connect(lambda msg, w=worker: self._on_failed(w, msg))
-        worker.finished_run.connect(lambda c, w=worker: self._on_finished(w, c))
-        worker.finished.connect(lambda w=worker: self._reap(w))
-        self.worker = worker
-        self._old_workers.add(worker)  # keeps the QThread alive until its thread has really ended
-        self.run_state = "running"
+        job = self.scoring.run(scoring_bundles, paths, self.engine, batch_size=self.batch_size,
+                               decoder=self.decoder, cancellable=True)
+        job.yielded.connect(lambda bundle, j=job: self._on_bundle(j, bundle))
+        job.errored.connect(lambda message, j=job: self._on_failed(j, message))
+        job.finished.connect(lambda j=job: self._on_finished(j))
+        self.worker = job
+        self.session.run_started()
         self.progress.setRange(0, len(paths))
         self.progress.setValue(0)
         self.progress.setFormat(f"%v / {len(paths)}")
@@ -430,13 +437,13 @@ class MainWindow(QMainWindow):
         self.cancel_action.setEnabled(True)
         self.score_action.setEnabled(False)
         self.rate_label.setText("Scoring…")
-        worker.start()
 
     def cancel_scoring(self) -> None:
         if self.worker is None:
             return
         self.worker.cancel()
-        self.run_state = "cancelled"
+        self._drop_incoming()  # nothing more is shown once "cancelling" is
+        self.session.run_cancelled()
         self.cancel_button.setEnabled(False)
         self.rate_label.setText("Cancelling…")
 
@@ -445,60 +452,68 @@ class MainWindow(QMainWindow):
         if self.worker is not None:
             self.worker.cancel()
             self.worker = None
+        self._drop_incoming()
         self._scoring_ui_idle()
 
-    def _reap(self, worker: ScoringWorker) -> None:
-        """QThread.finished: only now may the thread object go (destroying a running QThread aborts)."""
-        self._old_workers.discard(worker)
-        if worker is self.worker:
-            self.worker = None
-        worker.deleteLater()
+    def _drop_incoming(self) -> None:
+        self._show_timer.stop()
+        self._incoming.clear()
 
     def _scoring_ui_idle(self) -> None:
         self.cancel_button.setVisible(False)
         self.cancel_action.setEnabled(False)
         self.score_action.setEnabled(self.engine is not None)
 
-    def _on_results(self, worker: ScoringWorker, results: list[FilmResult]) -> None:
-        if worker is not self.worker or worker.cancelled:
-            return  # a cancelled or superseded run: nothing more is shown
-        self.model.apply_results(results, self.decisions)
-        if self._follow_top or not self.list_view.currentIndex().isValid():
+    def _on_bundle(self, job: Job, bundle: Bundle) -> None:
+        if job is not self.worker:
+            return  # a superseded run: nothing more is shown (a cancelled one delivers nothing)
+        self._incoming.append(bundle)
+        if not self._show_timer.isActive():
+            wait = emit_interval(bundle.total) - (time.monotonic() - self._last_shown)
+            self._show_timer.start(max(0, int(1000 * wait)))
+
+    def _show_incoming(self) -> None:
+        """Merge the batches that arrived since the last update: one re-sort of the grid for all of them."""
+        if not self._incoming:
+            return
+        bundles, self._incoming = self._incoming, []
+        self._last_shown = time.monotonic()
+        results = [r for b in bundles for r in b.results]
+        self.model.apply_results(results)
+        if self.session.should_show_top(self.list_view.currentIndex().isValid()):
             self._select_top()
         current = self.current_item()
         if current is not None and any(Path(r.path) == current.path for r in results):
             self.viewer.update_score(current)
             self._refresh_review_panel()
         self._update_counts()
+        last = bundles[-1]
+        self.progress.setValue(last.done)
+        self.rate_label.setText(f"Scoring: {last.done}/{last.total} · {last.rate:.1f} films/s")
 
-    def _on_progress(self, worker: ScoringWorker, done: int, total: int, rate: float) -> None:
-        if worker is not self.worker or worker.cancelled:
+    def _on_failed(self, job: Job, message: str) -> None:
+        if job is not self.worker:
             return
-        self.progress.setValue(done)
-        self.rate_label.setText(f"Scoring: {done}/{total} · {rate:.1f} films/s")
-
-    def _on_failed(self, worker: ScoringWorker, message: str) -> None:
-        if worker is not self.worker:
-            return
-        self.run_state = "failed"
+        self.session.run_failed()
         QMessageBox.critical(self, "Scoring failed", message)
 
-    def _on_finished(self, worker: ScoringWorker, cancelled: bool) -> None:
-        if worker is not self.worker:
+    def _on_finished(self, job: Job) -> None:
+        if job is not self.worker:
             return
+        self._show_timer.stop()
+        self._show_incoming()
+        self.session.run_finished(job.cancelled)
         counts = self.model.counts()
-        if cancelled:
-            self.run_state = "cancelled"
+        if job.cancelled:
             self.rate_label.setText(f"Cancelled: {counts['scored'] + counts['errors']} of {counts['total']} "
                                     "films scored. Scoring ▸ Score remaining films to resume.")
-        elif self.run_state != "failed":
-            self.run_state = "done"
+        elif self.session.run_state is RunState.DONE:
             self.rate_label.setText(f"Scored {counts['scored']} films, {counts['errors']} unreadable.")
             self.progress.setVisible(False)
         self.worker = None
         self._scoring_ui_idle()
         self._update_counts()
-        if (self._follow_top or not self.list_view.currentIndex().isValid()) and self.proxy.rowCount():
+        if self.session.should_show_top(self.list_view.currentIndex().isValid()) and self.proxy.rowCount():
             self._select_top()
 
     # -- selection and display -----------------------------------------------------------------------------
@@ -541,7 +556,7 @@ class MainWindow(QMainWindow):
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if not self._auto_selecting and current.isValid():
-            self._follow_top = False  # the reviewer chose a film: keep it, however rows re-sort
+            self.session.reviewer_picked()  # keep the reviewer's film, however rows re-sort
         item = self.proxy.item_at(current)
         if item is None:
             self._current_path = None
@@ -569,7 +584,7 @@ class MainWindow(QMainWindow):
             self._films.move_to_end(path)
             while len(self._films) > DECODED_CACHE:
                 self._films.popitem(last=False)
-            self.model.set_sha(path, film.sha256, self.decisions)
+            self.model.learn_sha(path, film.sha256)
             item = self.current_item()
             if show and item is not None and item.path == path:
                 self._show_film(film, item)
@@ -586,7 +601,7 @@ class MainWindow(QMainWindow):
 
     def _prefetch_neighbour(self, current: QModelIndex) -> None:
         nxt = self.proxy.item_at(self.proxy.index(current.row() + 1, 0))
-        if nxt is not None and nxt.path not in self._films and nxt.status != ERROR:
+        if nxt is not None and nxt.path not in self._films and nxt.status != Status.ERROR:
             self._decode(nxt.path, show=False)
 
     def _show_film(self, film: Film, item: FilmItem) -> None:
@@ -598,30 +613,17 @@ class MainWindow(QMainWindow):
 
     def _refresh_review_panel(self) -> None:
         item = self.current_item()
-        why = ""
-        if self.engine is None:
-            why = "Review is off: no model is loaded, so there is no model call to agree or disagree with."
-        elif self.log is None:
-            why = f"Review is off: {self.log_error}"
+        why = self.session.why_not_review()
         self.review_panel.show_item(item, can_record=not why, why_not=why)
-        if item is not None and item.sha256 and self.log is not None:
-            try:
-                self.review_panel.show_history(self.log.history(item.sha256))
-            except ReviewError:
-                self.review_panel.show_history([])
-        else:
-            self.review_panel.show_history([])
+        self.review_panel.show_history(self.session.history(item))
 
     def _on_thumbnail(self, path: str) -> None:
         row = self.model.row_of(Path(path))
         if row is None:
             return
-        item = self.model.item(row)
         error = self.thumbs.error(path)
-        if error is not None and item.status == PENDING:
-            # Unreadable for thumbnails means unreadable for the model too: show it now, not after scoring.
-            item.status, item.error = ERROR, error
-            self.model.dataChanged.emit(self.model.index(row), self.model.index(row))
+        # Unreadable for thumbnails means unreadable for the model too: show it now, not after scoring.
+        if error is not None and self.model.mark_unreadable(Path(path), error):
             self._update_counts()
         else:
             index = self.model.index(row)
@@ -633,8 +635,8 @@ class MainWindow(QMainWindow):
         if current is None or not self.select_path(current.path):
             self.select_row(0)
 
-    def set_filter(self, mode: str) -> None:
-        self.filter_combo.setCurrentIndex(self.filter_combo.findData(mode))
+    def set_filter(self, mode: Filter | str) -> None:
+        self.filter_combo.setCurrentIndex(self.filter_combo.findData(Filter(mode).value))
 
     def _on_opacity(self, value: float) -> None:
         self.settings.overlay_opacity = value
@@ -656,8 +658,10 @@ class MainWindow(QMainWindow):
             return ""
         self.settings.reviewer = name
         self.review_panel.set_reviewer(name)
-        self._load_decisions()
-        self.model.apply_decisions(self.decisions)
+        warning = self.session.set_reviewer(name)
+        if warning:
+            self.statusBar().showMessage(warning, 10000)
+        self.model.all_changed()
         self._refresh_review_panel()
         self._update_counts()
         return name
@@ -665,12 +669,13 @@ class MainWindow(QMainWindow):
     def change_reviewer(self) -> None:
         self._ask_reviewer(self.settings.reviewer)
 
-    def decide(self, kind: str) -> None:
+    def decide(self, kind: DecisionKind | str) -> None:
         """Record a decision on the current film (A/D/N/P), then move on to the next unreviewed film."""
+        kind = parse_kind(kind)
         item = self.current_item()
         if item is None:
             return
-        if self.engine is None or item.status != OK:
+        if self.engine is None or item.status != Status.OK:
             self.statusBar().showMessage("Only scored films can be reviewed.", 5000)
             return
         if self.log is None:
@@ -681,46 +686,27 @@ class MainWindow(QMainWindow):
         if not reviewer:
             self.statusBar().showMessage("No reviewer name: the decision was not recorded.", 5000)
             return
-        if kind == AGREE:
-            label = item.prediction
-        elif kind == DISAGREE:
-            label = opposite(item.prediction)
-        else:
-            label = kind
-        target = self._next_unreviewed_after(self.list_view.currentIndex())
+        # Chosen before recording: recording can re-sort or filter the current film away.
+        target = self.session.next_unreviewed(self._display_order(), self.list_view.currentIndex().row())
         try:
-            decision = Decision(
-                sha256=item.sha256, path=str(item.path), study=self.study, model_id=self.engine.card.id,
-                probability=float(item.probability), model_call=item.prediction,  # type: ignore[arg-type]
-                threshold=float(item.threshold), reviewer=reviewer, decision=label,  # type: ignore[arg-type]
-                note=self.review_panel.take_note(),
-            )
-            logged = self.log.record(decision)  # committed when this returns
+            logged = self.session.decide(item, kind, note=self.review_panel.take_note())  # committed
         except (ReviewError, ValueError) as exc:
             self.review_panel.show_unsaved(str(exc))
             QMessageBox.critical(self, "Decision not saved", f"The decision was NOT saved.\n\n{exc}")
             return
-        self.decisions[logged.sha256] = logged
-        self.model.set_decision(logged.sha256, logged)
+        self.model.decision_recorded(logged)
         self.review_panel.clear_note()
         self.review_panel.show_saved(logged)
         self.review_panel.show_last_saved(item.name, logged)
-        self.statusBar().showMessage(f"Saved: {item.name} = {label} ({reviewer})", 4000)
+        self.statusBar().showMessage(f"Saved: {item.name} = {logged.decision} ({reviewer})", 4000)
         self._update_counts()
         if target is not None:
-            self.select_path(target)
+            self.select_path(target.path)
         else:
             self._refresh_review_panel()
 
-    def _next_unreviewed_after(self, current: QModelIndex) -> Path | None:
-        """Next scored, unreviewed film in display order after `current`, wrapping around."""
-        n = self.proxy.rowCount()
-        start = current.row() if current.isValid() else -1
-        for offset in range(1, n):
-            item = self.proxy.item_at(self.proxy.index((start + offset) % n, 0))
-            if item is not None and item.status == OK and item.decision is None:
-                return item.path
-        return None
+    def _display_order(self) -> Sequence[FilmItem]:
+        return self.proxy.items_in_order()
 
     def export_csv(self) -> None:
         default = str((self.folder or Path.home()) / "review.csv")
@@ -816,9 +802,8 @@ class MainWindow(QMainWindow):
     def shutdown(self, wait_ms: int = 10000) -> None:
         """Stop background work before Qt objects go away (tests call this too)."""
         self._stop_worker()
-        for w in list(self._old_workers):
-            w.cancel()
-            w.wait(wait_ms)
+        self.scoring.cancel_all()
+        self.scoring.wait(wait_ms)
         self.thumbs.shutdown()
         self.tasks.wait(wait_ms)
         if self.log is not None:

@@ -16,20 +16,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from xrayviewer.gui.film_model import OK, FilmItem
-from xrayviewer.review import NORMAL, PNEUMONIA, LoggedDecision
-
-AGREE, DISAGREE = "agree", "disagree"
-
-
-def opposite(label: str) -> str:
-    return NORMAL if label == PNEUMONIA else PNEUMONIA
+from xrayviewer.common.vocab import Label, Status
+from xrayviewer.review import LoggedDecision
+from xrayviewer.review.session import FilmItem, Verdict
 
 
 class ReviewPanel(QWidget):
     """Decision buttons mirror the keyboard: A agree, D disagree, N normal, P pneumonia."""
 
-    decision_requested = Signal(str)  # "agree" | "disagree" | "NORMAL" | "PNEUMONIA"
+    decision_requested = Signal(str)  # a Verdict or Label value: "agree" | "disagree" | "NORMAL" | "PNEUMONIA"
     change_reviewer = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -39,18 +34,18 @@ class ReviewPanel(QWidget):
         self.reviewer_button.setToolTip("Change the reviewer name recorded with each decision")
         self.reviewer_button.clicked.connect(self.change_reviewer)
 
-        self.buttons: dict[str, QPushButton] = {}
+        self.buttons: dict[Verdict | Label, QPushButton] = {}
         grid = QGridLayout()
         specs = [
-            (AGREE, "&Agree with model  [A]", 0, 0),
-            (DISAGREE, "&Disagree  [D]", 0, 1),
-            (NORMAL, "Label &NORMAL  [N]", 1, 0),
-            (PNEUMONIA, "Label &PNEUMONIA  [P]", 1, 1),
+            (Verdict.AGREE, "&Agree with model  [A]", 0, 0),
+            (Verdict.DISAGREE, "&Disagree  [D]", 0, 1),
+            (Label.NORMAL, "Label &NORMAL  [N]", 1, 0),
+            (Label.PNEUMONIA, "Label &PNEUMONIA  [P]", 1, 1),
         ]
         for key, text, row, col in specs:
             button = QPushButton(text.replace("&", ""))
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys go to the window's shortcuts
-            button.clicked.connect(lambda _=False, k=key: self.decision_requested.emit(k))
+            button.clicked.connect(lambda _=False, k=key: self.decision_requested.emit(str(k)))
             grid.addWidget(button, row, col)
             self.buttons[key] = button
 
@@ -97,7 +92,7 @@ class ReviewPanel(QWidget):
 
     def show_item(self, item: FilmItem | None, can_record: bool = True, why_not: str = "") -> None:
         """Enable what makes sense for this film and show its saved state."""
-        scored = item is not None and item.status == OK and can_record
+        scored = item is not None and item.status == Status.OK and can_record
         for button in self.buttons.values():
             button.setEnabled(scored)
         if item is None:
@@ -105,10 +100,10 @@ class ReviewPanel(QWidget):
         elif not scored:
             self.status.setText(why_not or "Only scored films can be reviewed: the decision is logged "
                                 "against the model's call.")
-        elif item.decision is None:
+        elif (decision := item.decision) is None:
             self.status.setText("<span style='color:#9ca3af'>Not reviewed yet.</span>")
         else:
-            self.show_saved(item.decision)
+            self.show_saved(decision)
 
     def show_saved(self, d: LoggedDecision) -> None:
         verdict = "agrees with the model" if d.agrees else f"disagrees with the model ({d.model_call})"

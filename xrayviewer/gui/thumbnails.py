@@ -2,44 +2,37 @@
 
 Only painted (visible) items ask for a thumbnail, so a 10,000-film folder costs what fits on screen. The
 request stack is LIFO and bounded: after a fast scroll the films now on screen are decoded first and stale
-requests fall off the bottom instead of queueing work nobody will see.
+requests fall off the bottom instead of queueing work nobody will see. The decoding runs as drain jobs on
+:class:`~xrayviewer.gui.background.Background`.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import (
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    QRect,
-    QRunnable,
-    QSize,
-    Qt,
-    QThreadPool,
-    Signal,
-)
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from xrayviewer.common.vocab import Label, Status
 from xrayviewer.films import FilmError, load_film
-from xrayviewer.gui.film_model import AGREED, DISAGREED, ERROR, OK, FilmItem, Role
-from xrayviewer.gui.worker import background_threads
+from xrayviewer.gui.background import Background, background_threads
+from xrayviewer.gui.film_model import Role
+from xrayviewer.review.session import FilmItem, ReviewState
 
 THUMB_SIZE = 128
 CACHE_CAPACITY = 1200  # ~20 MB of 8-bit 128 px thumbnails
 MAX_QUEUED = 256
 
-CALL_COLOURS = {"PNEUMONIA": QColor("#e5484d"), "NORMAL": QColor("#30a46c")}
+CALL_COLOURS = {Label.PNEUMONIA: QColor("#e5484d"), Label.NORMAL: QColor("#30a46c")}
 PENDING_COLOUR = QColor("#6b7280")
 ERROR_COLOUR = QColor("#f5a524")
-REVIEW_COLOURS = {AGREED: QColor("#3b82f6"), DISAGREED: QColor("#d946ef")}
+REVIEW_COLOURS = {ReviewState.AGREED: QColor("#3b82f6"), ReviewState.DISAGREED: QColor("#d946ef")}
 
 
 def to_uint8(pixels: np.ndarray) -> np.ndarray:
@@ -74,21 +67,6 @@ def make_thumbnail(path: Path, size: int = THUMB_SIZE) -> tuple[QImage, str]:
     return gray_qimage(np.asarray(img)), film.sha256
 
 
-class _Carrier(QObject):
-    """Lives in the GUI thread; emitting from a pool thread therefore queues delivery to the GUI thread."""
-
-    done = Signal(str, object, str, str)  # path, QImage | None, sha256, error
-
-
-class _Drain(QRunnable):
-    def __init__(self, loader: ThumbnailLoader) -> None:
-        super().__init__()
-        self.loader = loader
-
-    def run(self) -> None:
-        self.loader._drain()
-
-
 class ThumbnailLoader(QObject):
     """Asynchronous, cached thumbnails keyed by path."""
 
@@ -110,10 +88,7 @@ class ThumbnailLoader(QObject):
         self._running = 0
         self._threads = threads or background_threads(2)
         self._generation = 0
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(self._threads)
-        self._carrier = _Carrier()
-        self._carrier.done.connect(self._on_done)
+        self.background = Background(self, threads=self._threads)
 
     def get(self, path: str) -> QImage | None:
         """The cached thumbnail, or None after queueing its decode (`ready` fires when it lands)."""
@@ -152,31 +127,39 @@ class ThumbnailLoader(QObject):
             if start:
                 self._running += 1
         if start:
-            self.pool.start(_Drain(self))
+            self.background.run(self._drain, on_yield=self._on_done)
 
-    def _drain(self) -> None:
-        """Pool thread: decode newest requests until the stack is empty."""
-        while True:
-            with self._lock:
-                if not self._stack:
+    def _drain(self) -> Iterator[tuple[str, QImage | None, str, str]]:
+        """Pool thread: decode newest requests until the stack is empty, yielding (path, image, sha, error)."""
+        counted = True  # this drain is in self._running until it leaves
+        try:
+            while True:
+                with self._lock:
+                    if not self._stack:
+                        self._running -= 1
+                        counted = False
+                        return
+                    path = self._stack.pop()
+                    generation = self._generation
+                image, sha, error = None, "", ""
+                try:
+                    image, sha = self.maker(Path(path), self.size)
+                except FilmError as exc:
+                    error = str(exc)
+                except Exception as exc:  # a thumbnail must never take the app down
+                    error = f"cannot make a thumbnail: {exc}"
+                with self._lock:
+                    self._queued.discard(path)
+                    stale = generation != self._generation
+                if not stale:
+                    yield path, image, sha, error
+        finally:
+            if counted:  # stopped early: let the next request start a new drain
+                with self._lock:
                     self._running -= 1
-                    return
-                path = self._stack.pop()
-                generation = self._generation
-            image, sha, error = None, "", ""
-            try:
-                image, sha = self.maker(Path(path), self.size)
-            except FilmError as exc:
-                error = str(exc)
-            except Exception as exc:  # a thumbnail must never take the app down
-                error = f"cannot make a thumbnail: {exc}"
-            with self._lock:
-                self._queued.discard(path)
-                stale = generation != self._generation
-            if not stale:
-                self._carrier.done.emit(path, image, sha, error)
 
-    def _on_done(self, path: str, image: QImage | None, sha: str, error: str) -> None:
+    def _on_done(self, done: tuple[str, QImage | None, str, str]) -> None:
+        path, image, sha, error = done
         if image is None:
             self._failed[path] = error or "unreadable"
         else:
@@ -190,7 +173,7 @@ class ThumbnailLoader(QObject):
 
     def shutdown(self) -> None:
         self.clear()
-        self.pool.waitForDone(2000)
+        self.background.wait(2000)
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
@@ -228,7 +211,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             target.moveCenter(box.center())
             painter.drawImage(target, image)
         else:
-            failed = self.loader.error(str(item.path)) is not None or item.status == ERROR
+            failed = self.loader.error(str(item.path)) is not None or item.status == Status.ERROR
             painter.setPen(ERROR_COLOUR if failed else PENDING_COLOUR)
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "unreadable" if failed else "loading…")
 
@@ -243,18 +226,18 @@ class ThumbnailDelegate(QStyledItemDelegate):
             f = painter.font()
             f.setBold(True)
             painter.setFont(f)
-            painter.drawText(mark, Qt.AlignmentFlag.AlignCenter, "✓" if state == AGREED else "✗")
-        elif item.status == OK:
+            painter.drawText(mark, Qt.AlignmentFlag.AlignCenter, "✓" if state is ReviewState.AGREED else "✗")
+        elif item.status == Status.OK:
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.setPen(QPen(QColor("#9ca3af"), 1.5))
             painter.drawEllipse(mark.adjusted(3, 3, -3, -3))
 
         # Badge: probability and the model's call, colour-coded but also spelled out.
         badge = QRect(r.left() + self.PAD, box.bottom() + 4, self.thumb, 16)
-        if item.status == OK:
-            colour, text = CALL_COLOURS.get(item.prediction, PENDING_COLOUR), (
+        if item.status == Status.OK:
+            colour, text = CALL_COLOURS.get(Label(item.prediction), PENDING_COLOUR), (
                 f"{item.probability:.0%}  {item.prediction}")
-        elif item.status == ERROR:
+        elif item.status == Status.ERROR:
             colour, text = ERROR_COLOUR, "unreadable"
         else:
             colour, text = PENDING_COLOUR, "not scored"
@@ -265,7 +248,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         font.setBold(True)
         font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
         painter.setFont(font)
-        painter.setPen(QColor("white") if item.status != ERROR else QColor("black"))
+        painter.setPen(QColor("white") if item.status != Status.ERROR else QColor("black"))
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
 
         font.setBold(False)

@@ -25,9 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from xrayviewer.common.vocab import Label, Status
 from xrayviewer.films import Film
-from xrayviewer.gui.film_model import ERROR, OK, FilmItem
 from xrayviewer.inference.heatmap import COLORMAPS, cam_to_unit, colormap, upsample
+from xrayviewer.review.session import FilmItem
 
 OVERLAY_RES = 256  # the CAM is smoothed to this many cells across before stretching to the film
 AUTO, FULL = "auto", "full"
@@ -195,14 +196,14 @@ class FilmViewer(QWidget):
     def update_score(self, item: FilmItem) -> None:
         """Refresh header and overlay (a result may arrive while the film is already shown)."""
         self.item = item
-        if item.status == OK:
-            colour = "#e5484d" if item.prediction == "PNEUMONIA" else "#30a46c"
+        if item.status == Status.OK:
+            colour = "#e5484d" if item.prediction == Label.PNEUMONIA else "#30a46c"
             self.header.setText(
                 f"<span style='color:{colour}'>Model: {item.prediction}</span>"
                 f"&nbsp;&nbsp;{item.probability:.1%} pneumonia probability"
                 f"&nbsp;<span style='font-weight:normal;font-size:small'>"
                 f"(threshold {item.threshold:.1%})</span>")
-        elif item.status == ERROR:
+        elif item.status == Status.ERROR:
             self.header.setText("<span style='color:#f5a524'>Unreadable film</span>")
         else:
             self.header.setText("<span style='color:#9ca3af'>Not scored yet</span>")
@@ -215,7 +216,7 @@ class FilmViewer(QWidget):
 
     def _update_overlay(self) -> None:
         item = self.item
-        if self._display is None or item is None or item.cam is None or item.status != OK:
+        if self._display is None or item is None or item.cam is None or item.status != Status.OK:
             self.overlay.clear()
             self.overlay.setVisible(False)
             return

@@ -19,16 +19,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
 
-from xrayviewer.common.vocab import Label, Status
+from xrayviewer.common.vocab import Label, Status, TextEnum
 from xrayviewer.review.log import AgreementLog, Decision, LoggedDecision, ReviewError
 
 
-class RunState(Enum):
-    """Where the study's scoring run stands."""
+class RunState(TextEnum):
+    """Where the study's scoring run stands (equal to its text: ``RunState.DONE == "done"``)."""
 
     IDLE = "idle"  # nothing started (no model, or no films)
     RUNNING = "running"
@@ -37,13 +36,13 @@ class RunState(Enum):
     FAILED = "failed"  # the engine failed; the message was shown
 
 
-class ReviewState(str, Enum):
+class ReviewState(TextEnum):
     UNREVIEWED = "unreviewed"
     AGREED = "agreed"
     DISAGREED = "disagreed"
 
 
-class Verdict(str, Enum):
+class Verdict(TextEnum):
     """The two relative decisions (keys A and D); N and P are absolute :class:`Label` decisions."""
 
     AGREE = "agree"
@@ -149,7 +148,7 @@ class FilmItem:
         self.original_size = result.original_size
 
 
-class Filter(str, Enum):
+class Filter(TextEnum):
     """Which films the thumbnail list shows."""
 
     ALL = "all"
