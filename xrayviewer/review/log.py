@@ -33,7 +33,7 @@ from xrayviewer.common.vocab import LABELS, Label, LabelText
 NORMAL = Label.NORMAL
 PNEUMONIA = Label.PNEUMONIA
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_TIMEOUT_S = 10.0
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -169,7 +169,48 @@ _CREATE_V1 = (
     BEGIN SELECT RAISE(ABORT, 'the agreement log is append-only'); END
     """,
 )
-_MIGRATIONS: dict[int, tuple[str, ...]] = {0: _CREATE_V1}
+# v2: site operating thresholds a reader accepted (or reverted) for a model, append-only like decisions.
+_CREATE_V2 = (
+    """
+    CREATE TABLE site_thresholds (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        model_id TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('accept', 'revert')),
+        threshold REAL CHECK (threshold IS NULL OR threshold BETWEEN 0 AND 1),
+        reviewer TEXT NOT NULL CHECK (length(reviewer) > 0),
+        figures TEXT NOT NULL DEFAULT '{}',
+        at_utc TEXT NOT NULL,
+        app_version TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX site_thresholds_model ON site_thresholds (model_id, id)",
+    """
+    CREATE TRIGGER site_thresholds_no_update BEFORE UPDATE ON site_thresholds
+    BEGIN SELECT RAISE(ABORT, 'the agreement log is append-only'); END
+    """,
+    """
+    CREATE TRIGGER site_thresholds_no_delete BEFORE DELETE ON site_thresholds
+    BEGIN SELECT RAISE(ABORT, 'the agreement log is append-only'); END
+    """,
+)
+_MIGRATIONS: dict[int, tuple[str, ...]] = {0: _CREATE_V1, 1: _CREATE_V2}
+
+
+@dataclass(frozen=True)
+class SiteThresholdEntry:
+    """One accept or revert of a site operating threshold; the latest entry for a model decides."""
+
+    id: int
+    model_id: str
+    action: Literal["accept", "revert"]
+    threshold: float | None  # None for a revert
+    reviewer: str
+    figures: str  # JSON: the evidence shown when it was accepted (films, sensitivity, specificity...)
+    at_utc: str
+    app_version: str
+
+
+_ST_COLUMNS = tuple(f.name for f in fields(SiteThresholdEntry))
 
 
 def _logged(row: tuple[object, ...]) -> LoggedDecision:
@@ -374,10 +415,10 @@ class AgreementLog:
         if version == 0 and tables:
             raise self._fail(f"this SQLite file is not an agreement log: {self.path}. It was left untouched.",
                              "corrupt")
-        if not writable and version < SCHEMA_VERSION:
-            what = "empty" if version == 0 else f"an older format (schema {version})"
-            raise self._fail(f"the agreement log is {what} and cannot be upgraded read-only: {self.path}",
+        if not writable and version == 0:
+            raise self._fail(f"the agreement log is empty and cannot be created read-only: {self.path}",
                              "readonly")
+        self._version = version  # read-only: an older log is read as it is (features it lacks read empty)
         return version
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
@@ -388,6 +429,7 @@ class AgreementLog:
                 for statement in _MIGRATIONS[v]:
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self._version = SCHEMA_VERSION
 
     # -- use ---------------------------------------------------------------------------------------------
 
@@ -449,6 +491,42 @@ class AgreementLog:
     def reviewers(self) -> list[str]:
         with self._using("it could not be read") as conn:
             return [r[0] for r in conn.execute("SELECT DISTINCT reviewer FROM decisions ORDER BY reviewer")]
+
+    def record_site_threshold(self, model_id: str, action: Literal["accept", "revert"], threshold: float | None,
+                              reviewer: str, figures: str = "{}") -> SiteThresholdEntry:
+        """Append an accept (with its threshold and evidence) or a revert, as one committed transaction."""
+        if action not in ("accept", "revert"):
+            raise ValueError(f"action must be accept or revert, got {action!r}")
+        if action == "accept" and (threshold is None or not 0.0 < float(threshold) < 1.0):
+            raise ValueError(f"a site threshold must be within (0, 1), got {threshold!r}")
+        if not reviewer.strip() or not model_id.strip():
+            raise ValueError("reviewer and model id must not be empty")
+        if self.readonly:
+            raise self._fail(f"the agreement log is read-only: {self.path}; the site threshold was NOT saved.",
+                             "readonly")
+        value = None if action == "revert" else float(threshold)  # type: ignore[arg-type]
+        with self._using("the site threshold was NOT saved") as conn, _write_transaction(conn):
+            at = _utc_now()
+            row = (model_id, action, value, reviewer, figures, at, __version__)
+            cur = conn.execute(f"INSERT INTO site_thresholds ({', '.join(_ST_COLUMNS[1:])}) VALUES "
+                               f"({', '.join('?' * (len(_ST_COLUMNS) - 1))})", row)
+        assert cur.lastrowid is not None
+        return SiteThresholdEntry(cur.lastrowid, *row)  # type: ignore[arg-type]
+
+    def site_threshold_history(self, model_id: str | None = None) -> list[SiteThresholdEntry]:
+        """Every accept and revert, oldest first (for one model, or all)."""
+        if getattr(self, "_version", SCHEMA_VERSION) < 2:
+            return []
+        where, params = ("WHERE model_id = ?", (model_id,)) if model_id is not None else ("", ())
+        with self._using("it could not be read") as conn:
+            rows = conn.execute(f"SELECT {', '.join(_ST_COLUMNS)} FROM site_thresholds {where} ORDER BY id",
+                                params).fetchall()
+        return [SiteThresholdEntry(*r) for r in rows]
+
+    def site_threshold(self, model_id: str) -> SiteThresholdEntry | None:
+        """The accepted site threshold in force for this model, or None (never set, or reverted)."""
+        history = self.site_threshold_history(model_id)
+        return history[-1] if history and history[-1].action == "accept" else None
 
     def count(self) -> int:
         """Number of rows (every decision, changed minds included)."""
