@@ -8,4 +8,6 @@ bash scripts/system-deps.sh test
 .venv/bin/python -m pip install -q -e '.[test]'
 export QT_QPA_PLATFORM=offscreen
 .venv/bin/ruff check xrayviewer tests bench scripts
+.venv/bin/lint-imports --no-cache  # layer contracts in pyproject.toml (README: Architecture)
+.venv/bin/mypy  # type-checks the core (files listed in pyproject.toml)
 exec .venv/bin/python -m pytest -q "$@"

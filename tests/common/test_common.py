@@ -21,7 +21,7 @@ from xrayviewer.common.vocab import LABELS, Label, Status
 
 def test_labels_and_statuses_read_as_their_text() -> None:
     assert Label.NORMAL == "NORMAL" and Label.PNEUMONIA.opposite is Label.NORMAL
-    assert [label.index for label in Label] == [0, 1] and Label.of_index(1) is Label.PNEUMONIA
+    assert [label.class_index for label in Label] == [0, 1] and Label.of_index(1) is Label.PNEUMONIA
     assert tuple(Label) == LABELS
     assert f"{Label.PNEUMONIA}" == str(Label.PNEUMONIA) == "PNEUMONIA"
     assert json.dumps([Status.OK, Label.NORMAL]) == '["ok", "NORMAL"]'

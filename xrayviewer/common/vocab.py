@@ -36,7 +36,7 @@ class Label(TextEnum):
         return Label.NORMAL if self is Label.PNEUMONIA else Label.PNEUMONIA
 
     @property
-    def index(self) -> int:
+    def class_index(self) -> int:
         """0 NORMAL, 1 PNEUMONIA: the class index of training data and metrics."""
         return 0 if self is Label.NORMAL else 1
 

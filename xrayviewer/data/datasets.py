@@ -101,7 +101,8 @@ def grouped_holdout(samples: list[Sample], fraction: float = 0.10, seed: int = 4
 def from_manifest(path: Path) -> Dataset:
     """Our dataset's manifest.csv: `path,label,subtype,patient,split,...` relative to its folder."""
     root = path.parent
-    samples, skipped = [], Counter()
+    samples: list[Sample] = []
+    skipped: Counter[str] = Counter()
     with path.open(newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             label = row.get("label", "").strip().upper()
@@ -135,7 +136,7 @@ def from_folder_tree(root: Path, val_fraction: float = 0.10, seed: int = 42) -> 
                 if p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES and not p.name.startswith("."):
                     samples.append(Sample(p, lab, split, subtype_from_name(p.name, lab), patient_from_name(p.name)))
                     lines.append(f"{p.relative_to(root).as_posix()},{label},{split}")
-    skipped = Counter()
+    skipped: Counter[str] = Counter()
     if sum(s.split == "val" for s in samples) < 100:
         skipped["films in a too-small val split"] = sum(s.split == "val" for s in samples)
         samples = grouped_holdout([s for s in samples if s.split != "val"], val_fraction, seed)
@@ -149,7 +150,9 @@ def from_metadata_csv(path: Path, images: Path, val_fraction: float = 0.10, seed
     and counted.
     """
     index = {p.name: p for p in images.rglob("*") if p.is_file()}
-    samples, lines, skipped = [], [], Counter()
+    samples: list[Sample] = []
+    lines: list[str] = []
+    skipped: Counter[str] = Counter()
     with path.open(newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             name = (row.get("X_ray_image_name") or "").strip()

@@ -7,14 +7,13 @@ the cost of processes.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import math
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +37,7 @@ class FilmResult:
     probability: float = float("nan")
     prediction: str = ""
     threshold: float = float("nan")
+    borderline: bool = False  # the call sits inside the card's borderline band around the threshold
     cam: np.ndarray | None = None  # [h, w] logit map, kept when asked for
     notes: list[str] = field(default_factory=list)
     original_size: tuple[int, int] | None = None
@@ -110,9 +110,11 @@ def score_films(
     """Yield one FilmResult per path, in input order (:func:`score_batches`, one film at a time)."""
     batches = score_batches(paths, engine, batch_size=batch_size, workers=workers, keep_cam=keep_cam,
                             cancel=cancel, decoder=decoder)
-    with contextlib.closing(batches):  # closing this generator stops the workers at once
+    try:
         for batch in batches:
             yield from batch
+    finally:
+        batches.close()  # closing this generator stops the workers at once
 
 
 def score_batches(
@@ -124,7 +126,7 @@ def score_batches(
     keep_cam: bool = False,
     cancel: threading.Event | None = None,
     decoder: Callable[[Path, int], _Decoded] = _decode,
-) -> Iterator[list[FilmResult]]:
+) -> Generator[list[FilmResult], None, None]:
     """Yield the FilmResults of each batch, batches in input order (one result per path in all).
 
     Unreadable films yield an ``error`` result and never stop the run. Setting ``cancel`` stops after
@@ -141,7 +143,7 @@ def score_batches(
     if not paths:
         return
     size = engine.input_size
-    threshold = engine.card.threshold
+    threshold = getattr(engine, "threshold", engine.card.threshold)  # a site threshold, else the card's
     workers = workers or default_workers()
     # Small jobs are split so that every worker gets a batch: 16 films on 2 cores -> 2 batches of 8.
     chunk = max(1, min(batch_size, math.ceil(len(paths) / workers)))
@@ -186,7 +188,7 @@ def _infer(batch: list[_Decoded], engine: Engine, threshold: float, keep_cam: bo
     good = [d for d in batch if d.image is not None]
     probs: dict[int, tuple[float, np.ndarray]] = {}
     if good:
-        pred = engine.run(np.stack([d.image for d in good]))
+        pred = engine.run(np.stack([d.image for d in good if d.image is not None]))
         for d, p, c in zip(good, pred.probability, pred.cam, strict=True):
             probs[id(d)] = (float(p), c)
     results = []
@@ -202,8 +204,9 @@ def _infer(batch: list[_Decoded], engine: Engine, threshold: float, keep_cam: bo
                 Status.OK,
                 sha256=d.sha256,
                 probability=p,
-                prediction=engine.card.call(p),
+                prediction=engine.card.call(p, threshold),
                 threshold=threshold,
+                borderline=engine.card.is_borderline(p, threshold),
                 cam=c if keep_cam else None,
                 notes=list(film.notes) if film else [],
                 original_size=film.original_size if film else None,
