@@ -115,8 +115,9 @@ class OodDetector:
         scalars = (cutoff, inside_scale, residual_scale)
         if not all(math.isfinite(v) and v > 0 for v in scalars) or np.any(variances <= 0):
             raise ValueError("OOD detector has a non-positive or non-finite cut-off, scale or variance")
-        info = data.get("info") if isinstance(data.get("info"), dict) else {}
-        return cls(mean, components, variances, inside_scale, residual_scale, cutoff, dict(info))
+        raw_info = data.get("info")
+        info: dict[str, Any] = dict(raw_info) if isinstance(raw_info, dict) else {}
+        return cls(mean, components, variances, inside_scale, residual_scale, cutoff, info)
 
 
 @dataclass(frozen=True)
@@ -231,8 +232,12 @@ def _principal_axes(centred: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray
         vals, vecs = np.linalg.eigh(cov)
         order = np.argsort(vals)[::-1][:k]
         return vals[order], vecs[:, order]
-    _, s, vt = np.linalg.svd(centred, full_matrices=False)  # fewer films than dimensions
-    return (s[:k] ** 2) / (n - 1), vt[:k].T
+    # Fewer films than dimensions: the n x n Gram matrix has the same non-zero spectrum, far cheaper.
+    vals, u = np.linalg.eigh(centred @ centred.T / (n - 1))
+    order = np.argsort(vals)[::-1][:k]
+    vals, u = np.maximum(vals[order], 1e-30), u[:, order]
+    vecs = centred.T @ u / np.sqrt(vals * (n - 1))
+    return vals, vecs / np.maximum(np.linalg.norm(vecs, axis=0), 1e-30)
 
 
 def _cutoff(scores: np.ndarray, max_refusal: float) -> float:
