@@ -30,6 +30,28 @@ def engine(tiny_model: Path) -> Engine:
     return Engine(tiny_model, "cpu", threads=1)
 
 
+def _named(row) -> dict[str, str]:
+    return dict(zip(COLUMNS, row.cells(), strict=True))
+
+
+def test_site_threshold_and_borderline_reach_the_rows(film_folder: Path, tmp_path: Path) -> None:
+    from tests.helpers.tiny_model import build_tiny_model
+    from xrayviewer.inference.card import ModelCard
+
+    card = ModelCard(id="tiny-band", input_size=64, threshold=0.5, threshold_rule="t", borderline=[0.2, 0.8])
+    eng = Engine(build_tiny_model(tmp_path / "band.onnx", card=card), "cpu", threads=1)
+    eng.threshold = 0.3  # a site threshold in force
+    paths, base = find_films(film_folder)
+    rows = [r for b in score_rows(paths, eng, base=base, workers=1) for r in b]
+    for r in rows:
+        c = _named(r)
+        assert c["threshold"] == "0.3"
+        if r.ok:
+            p = r.result.probability
+            assert c["prediction"] == ("PNEUMONIA" if p >= 0.3 else "NORMAL")
+            assert c["borderline"] == ("yes" if card.is_borderline(p, 0.3) else "no")
+
+
 def test_rows_come_batch_by_batch_in_order(film_folder: Path, engine: Engine) -> None:
     paths, base = find_films(film_folder)
     batches = list(score_rows(paths, engine, base=base, batch_size=2, workers=2))
@@ -39,15 +61,18 @@ def test_rows_come_batch_by_batch_in_order(film_folder: Path, engine: Engine) ->
     assert [r.path for r in rows] == [relative_name(p, base) for p in paths]
     broken = next(r for r in rows if r.path == "broken.jpeg")
     assert not broken.ok and broken.error
-    assert broken.cells() == ["broken.jpeg", "", "", "0.5", "error", broken.error, broken.result.sha256,
-                              "tiny-test-model"]
+    b = _named(broken)
+    assert (b["path"], b["pneumonia_probability"], b["prediction"], b["threshold"], b["borderline"], b["status"],
+            b["error"], b["sha256"], b["model_id"]) == ("broken.jpeg", "", "", "0.5", "", "error", broken.error,
+                                                        broken.result.sha256, "tiny-test-model")
     for r in rows:
-        cells = r.cells()
-        assert len(cells) == len(COLUMNS)
+        assert len(r.cells()) == len(COLUMNS)
         if r.ok:
-            p = float(cells[1])
-            assert 0.0 <= p <= 1.0 and cells[2] == ("PNEUMONIA" if p >= 0.5 else "NORMAL")
-            assert cells[4] == "ok" and cells[5] == "" and len(cells[6]) == 64
+            c = _named(r)
+            p = float(c["pneumonia_probability"])
+            assert 0.0 <= p <= 1.0 and c["prediction"] == ("PNEUMONIA" if p >= 0.5 else "NORMAL")
+            assert c["status"] == "ok" and c["error"] == "" and len(c["sha256"]) == 64
+            assert c["borderline"] == "no"  # the tiny model's card has no band
     assert any(r.path.startswith("sub/") for r in rows)  # relative, with `/`
 
 
@@ -64,10 +89,11 @@ def test_another_scorer_plugs_in(tmp_path: Path, engine: Engine) -> None:
     paths = [tmp_path / f"f{i}.png" for i in range(3)]
     batches = list(score_rows(paths, engine, base=tmp_path, batch_size=7, keep_cam=True, scorer=scorer))
     assert seen == {"batch_size": 7, "keep_cam": True, "engine": engine}
-    assert [[r.cells() for r in b] for b in batches] == [
-        [["f0.png", "0.750000", "PNEUMONIA", "0.5", "ok", "", "ab", "tiny-test-model"],
-         ["f1.png", "0.750000", "PNEUMONIA", "0.5", "ok", "", "ab", "tiny-test-model"]],
-        [["f2.png", "", "", "0.5", "error", "nope", "", "tiny-test-model"]],
+    keys = ("path", "pneumonia_probability", "prediction", "threshold", "status", "error", "sha256", "model_id")
+    assert [[tuple(_named(r)[k] for k in keys) for r in b] for b in batches] == [
+        [("f0.png", "0.750000", "PNEUMONIA", "0.5", "ok", "", "ab", "tiny-test-model"),
+         ("f1.png", "0.750000", "PNEUMONIA", "0.5", "ok", "", "ab", "tiny-test-model")],
+        [("f2.png", "", "", "0.5", "error", "nope", "", "tiny-test-model")],
     ]
     tally = Tally()
     for b in batches:

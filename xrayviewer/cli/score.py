@@ -46,6 +46,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--heatmaps", type=Path, metavar="DIR",
         help=f"also write an evidence heatmap PNG per film (at most {HEATMAP_LONG_EDGE} px), mirroring DIR",
     )
+    p.add_argument("--log", type=Path, metavar="PATH",
+                   help="agreement log whose accepted site threshold applies (default: your agreement log, "
+                        "when it exists); see 'xrayviewer review threshold'")
+    p.add_argument("--no-site-threshold", action="store_true",
+                   help="use the model card's threshold even when a site threshold is in force")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary; errors only")
     p.set_defaults(func=run)
     return p
@@ -98,6 +103,13 @@ def _run(args: argparse.Namespace) -> int:
     # Single-threaded sessions, one run per worker: see score_batches for why.
     engine = open_engine(args.model, args.provider, threads=1)
     card = engine.card
+    source = "model card"
+    if not args.no_site_threshold:
+        from xrayviewer.review.drift import threshold_from_log
+
+        engine.threshold, source, warning = threshold_from_log(card, args.log)
+        if warning:
+            print(f"warning: {path_text(warning)}", file=sys.stderr)
     workers = args.workers or default_workers()
     quiet = bool(args.quiet)
     bar = tqdm(total=len(paths), unit="film", file=sys.stderr, disable=quiet, mininterval=0.5,
@@ -127,7 +139,7 @@ def _run(args: argparse.Namespace) -> int:
                     if heat_dir is not None and row.ok and row.result.cam is not None:
                         r = row.result
                         heatmaps.submit(row.path, write_heatmap, r.path, r.cam, heatmap_path(heat_dir, r.path, base),
-                                        threshold=card.threshold, sha256=r.sha256, probability=r.probability,
+                                        threshold=engine.threshold, sha256=r.sha256, probability=r.probability,
                                         model_id=card.id)
                 bar.update(len(chunk))
             heatmaps.settle()
@@ -156,7 +168,8 @@ def _run(args: argparse.Namespace) -> int:
         rate = tally.done / elapsed if elapsed > 0 else float("inf")
         summary = (
             f"scored {tally.done} films: {tally.ok} ok, {tally.errors} error{'s' if tally.errors != 1 else ''}, "
-            f"{tally.positive} PNEUMONIA at threshold {card.threshold:g} in {elapsed:.1f} s ({rate:.0f} films/s) "
+            f"{tally.positive} PNEUMONIA at threshold {engine.threshold:g} ({source}) in {elapsed:.1f} s "
+            f"({rate:.0f} films/s) "
             f"with model {card.id} on {engine.provider}; wrote {args.csv}"
         )
         if heat_dir is not None:

@@ -35,6 +35,7 @@ COLUMNS: tuple[str, ...] = (
     "pneumonia_probability",
     "prediction",
     "threshold",
+    "borderline",
     "status",
     "error",
     "sha256",
@@ -84,16 +85,18 @@ class ScoreRow:
         """The row as CSV text, in :data:`COLUMNS` order."""
         r = self.result
         if self.ok:
-            return [self.path, f"{r.probability:.6f}", str(r.prediction), f"{r.threshold:g}", str(Status.OK), "",
-                    r.sha256, self.model_id]
-        return [self.path, "", "", f"{self.threshold:g}", str(Status.ERROR), self.error, r.sha256, self.model_id]
+            return [self.path, f"{r.probability:.6f}", str(r.prediction), f"{r.threshold:g}",
+                    "yes" if r.borderline else "no", str(Status.OK), "", r.sha256, self.model_id]
+        return [self.path, "", "", f"{self.threshold:g}", "", str(Status.ERROR), self.error, r.sha256,
+                self.model_id]
 
 
-def rows_from_batches(batches: Iterable[list[FilmResult]], *, base: Path,
-                      card: ModelCard) -> Iterator[list[ScoreRow]]:
-    """FilmResults per batch -> ScoreRows per batch (same order)."""
+def rows_from_batches(batches: Iterable[list[FilmResult]], *, base: Path, card: ModelCard,
+                      threshold: float | None = None) -> Iterator[list[ScoreRow]]:
+    """FilmResults per batch -> ScoreRows per batch (same order); `threshold`: a site threshold in force."""
+    t = card.threshold if threshold is None else threshold
     for batch in batches:
-        yield [ScoreRow(r, relative_name(r.path, base), card.threshold, card.id) for r in batch]
+        yield [ScoreRow(r, relative_name(r.path, base), t, card.id) for r in batch]
 
 
 def score_rows(paths: Sequence[Path], engine: Any, *, base: Path, batch_size: int = 16,
@@ -106,7 +109,8 @@ def score_rows(paths: Sequence[Path], engine: Any, *, base: Path, batch_size: in
     """
     batches = scorer(paths, engine, batch_size=batch_size, workers=workers, keep_cam=keep_cam, cancel=cancel)
     try:
-        yield from rows_from_batches(batches, base=base, card=engine.card)
+        yield from rows_from_batches(batches, base=base, card=engine.card,
+                                     threshold=getattr(engine, "threshold", None))
     finally:
         close = getattr(batches, "close", None)
         if close is not None:

@@ -88,6 +88,6 @@ class ModelCard:
             lo, hi = float(sigmoid(logit(lo) + shift)), float(sigmoid(logit(hi) + shift))
         return lo <= probability < hi
 
-    def call(self, probability: float) -> str:
-        """The model's call at its operating threshold."""
-        return "PNEUMONIA" if probability >= self.threshold else "NORMAL"
+    def call(self, probability: float, threshold: float | None = None) -> str:
+        """The model's call at its operating threshold (or at a site threshold that replaces it)."""
+        return "PNEUMONIA" if probability >= (self.threshold if threshold is None else threshold) else "NORMAL"

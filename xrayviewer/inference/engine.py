@@ -101,6 +101,9 @@ class Engine:
                  ", ".join(used))
         self.card = self._read_card()
         self._check_contract()
+        # The operating threshold in force: the card's, or a site threshold a reader accepted (the CLI and
+        # the app set it from the agreement log; see review/drift.py). The model file is never changed.
+        self.threshold = self.card.threshold
 
     def _read_card(self) -> ModelCard:
         meta = self.session.get_modelmeta().custom_metadata_map

@@ -13,6 +13,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -174,6 +175,25 @@ def effective_threshold(card: ModelCard, log: AgreementLog | None) -> tuple[floa
     if entry is None or entry.threshold is None:
         return card.threshold, "model card"
     return float(entry.threshold), f"site threshold accepted by {entry.reviewer} on {entry.at_utc[:10]}"
+
+
+def threshold_from_log(card: ModelCard, log_path: Path | None) -> tuple[float, str, str]:
+    """(threshold, source, warning) for a headless run: the site threshold in the agreement log at
+    `log_path` (default: the user's log) when one is in force, else the card's. A log that is missing is
+    not an error; one that cannot be read gives the card's threshold and a warning saying why."""
+    from xrayviewer.review.log import LogError, default_log_path
+
+    path = log_path or default_log_path()
+    if not path.exists():
+        if log_path is not None:
+            return card.threshold, "model card", f"no agreement log at {path}; using the model card's threshold"
+        return card.threshold, "model card", ""
+    try:
+        with AgreementLog(path, readonly=True) as log:
+            t, source = effective_threshold(card, log)
+    except LogError as exc:
+        return card.threshold, "model card", f"{exc}; using the model card's threshold"
+    return t, source, ""
 
 
 def accept(log: AgreementLog, proposal: SiteProposal, reviewer: str) -> SiteThresholdEntry:
