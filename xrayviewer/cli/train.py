@@ -1,4 +1,8 @@
-"""`xrayviewer train`: reproduce the bundled model from the data (needs the `train` extra)."""
+"""`xrayviewer train`: reproduce the bundled model from the data (needs the `train` extra).
+
+Exit codes (see :mod:`xrayviewer.cli.common`): 0 model exported (or one ensemble member trained); 2 the
+training extra is missing, bad arguments or unreadable data; 130 interrupted (resume with --resume).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
+
+from xrayviewer.cli.common import EXIT_INTERRUPTED, EXIT_OK, CommandError
 
 ARCHITECTURES = ("efficientnet-lite0", "minivgg", "resnet18", "mobilenet-v3-small")
 DEFAULT_DATA = Path("../shared/datasets/pediatric-cxr/manifest.csv")
@@ -77,17 +83,13 @@ def run(args: argparse.Namespace) -> int:
         from xrayviewer.training.pipeline import run_pipeline
         from xrayviewer.training.train import TrainConfig
     except ImportError as exc:
-        print(f"xrayviewer train needs the training extra (pip install 'xrayviewer[train]'): {exc}",
-              file=sys.stderr)
-        return 2
+        raise CommandError(f"training needs the training extra (pip install 'xrayviewer[train]'): {exc}") from None
     if not 8 <= args.size <= 224:
-        print("--size must be 8..224", file=sys.stderr)
-        return 2
+        raise CommandError("--size must be 8..224")
     try:
         dataset = load_dataset(args.data, args.images, seed=args.seed)
     except (OSError, ValueError, KeyError) as exc:
-        print(f"cannot read training data {args.data}: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError(f"cannot read training data {args.data}: {exc}") from None
     print(f"data: {dataset.description}: {dataset.summary()}", file=sys.stderr)
     cfg = TrainConfig(
         architecture=args.arch, input_size=args.size, epochs=args.epochs, batch_size=args.batch_size,
@@ -99,8 +101,7 @@ def run(args: argparse.Namespace) -> int:
         lp_epochs=args.lp_epochs, backbone_lr=args.backbone_lr, ema=args.ema, mixup=args.mixup, select=args.select,
     )
     if args.members < 1 or not -1 <= args.only_member < args.members:
-        print("--members must be >= 1 and --only-member within 0..members-1", file=sys.stderr)
-        return 2
+        raise CommandError("--members must be >= 1 and --only-member within 0..members-1")
     model_id = args.id or f"{args.arch}-{args.size}px-{utc_now()[:10]}"
     argv = _without_only_member(sys.argv[1:])
     command = "xrayviewer " + shlex.join(argv) if argv[:1] == ["train"] else "xrayviewer train"
@@ -111,18 +112,18 @@ def run(args: argparse.Namespace) -> int:
                               only_member=args.only_member, threshold_rule=args.threshold_rule,
                               borderline_logit=args.borderline)
     except KeyboardInterrupt:
-        print(f"interrupted; resume with --resume --run-dir {args.run_dir}", file=sys.stderr)
-        return 130
+        print(f"xrayviewer train: interrupted; resume with --resume --run-dir {args.run_dir}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if result is None:
         print(f"member {args.only_member} trained in {args.run_dir}; assemble with the same command, "
               "without --only-member, with --resume", file=sys.stderr)
-        return 0
+        return EXIT_OK
     m = result.card.val_metrics
     print(f"exported {result.model_path} ({result.model_path.stat().st_size / 1e6:.1f} MB), threshold "
           f"{result.card.threshold:.4f}: val AUC {m['auc']:.4f}, accuracy {m['accuracy']:.3f}, sensitivity "
           f"{m['sensitivity']:.3f}, specificity {m['specificity']:.3f}; torch/onnxruntime max diff "
           f"{result.parity['probability']:.2e}", file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
 def _without_only_member(argv: list[str]) -> list[str]:
