@@ -14,11 +14,12 @@ from .gate import GATE_OFF_WARNING, ScopeError, ScopeGate
 from .header import check_header, patient_age_years
 from .image import ImageStats, image_stats
 from .ood import OodDetector, OodEvaluation, evaluate_ood, fit_ood
-from .result import IN_SCOPE, Scope
+from .result import IN_SCOPE, OUT_OF_SCOPE, Scope
 
 __all__ = [
     "GATE_OFF_WARNING",
     "IN_SCOPE",
+    "OUT_OF_SCOPE",
     "ImageStats",
     "OodDetector",
     "OodEvaluation",

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+OUT_OF_SCOPE = "OUT_OF_SCOPE"
+"""The prediction written for a film the gate refused (no probability, no heat map)."""
+
 
 @dataclass(frozen=True)
 class Scope:
