@@ -1,4 +1,19 @@
-"""The desktop review app (PySide6 + pyqtgraph). Qt is imported only inside this package."""
+"""The desktop review app (PySide6 + pyqtgraph). Qt is imported only inside this package.
+
+Widgets draw :class:`xrayviewer.review.session.ReviewSession` and forward what the reviewer does to it; the
+review rules are not here.
+
+* :mod:`.app` - QApplication setup and the entry point; :mod:`.main_window` - the window, its menus and the
+  wiring between widgets, the session and background work;
+* :mod:`.background` - the one way to run work off the GUI thread (jobs with results, progress and cancel);
+* :mod:`.scoring_run` - the scoring run as a background generator of per-batch bundles;
+* :mod:`.film_model` - the session's films as a Qt list model, and the sorting/filtering proxy;
+* :mod:`.thumbnails` - lazily decoded, cached thumbnails and the tile painter;
+* :mod:`.viewer` - the large film view (zoom, pan, window/level, heat map); :mod:`.review_panel` - the
+  decision keys, note and saved state; :mod:`.attributes` - DICOM attributes (patient data hidden);
+* :mod:`.dialogs` - model card, agreement statistics, feature maps; :mod:`.settings` - persisted settings;
+  :mod:`.compat` - PySide6 work-arounds.
+"""
 
 from xrayviewer.gui.compat import guard_singleton_refcounts
 

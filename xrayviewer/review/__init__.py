@@ -1,4 +1,13 @@
-"""Review core: the radiologist's agreement log, agreement statistics and CSV export (no Qt, no torch)."""
+"""Review core: what the radiologist decides about the model's calls (no Qt, no torch).
+
+* :mod:`.session` - one study under review: its films, the reviewer's decisions, the scoring run's state and
+  every review rule (follow-the-top, next unreviewed, agree/disagree, filters). The GUI draws it; new review
+  features (reader identity, borderline marks, out-of-scope groups) start here;
+* :mod:`.log` - the agreement log (SQLite, WAL, append-only, one transaction per decision);
+* :mod:`.stats` - agreement rate, Cohen's kappa and the confusion matrix per reviewer;
+* :mod:`.export` - the decisions that count as CSV;
+* :mod:`.drift` - the site operating threshold proposed from the readers' labels.
+"""
 
 from xrayviewer.review.export import CSV_COLUMNS, ExportError, export_review_csv
 from xrayviewer.review.log import (
