@@ -17,11 +17,17 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from xrayviewer import NOTICE
 from xrayviewer.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, CommandError, open_engine, positive_int
 from xrayviewer.common.text import path_text
 from xrayviewer.inference.heatmap_png import HEATMAP_LONG_EDGE
+
+if TYPE_CHECKING:
+    from xrayviewer.scope import ScopeGate
+
+log = logging.getLogger(__name__)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -51,6 +57,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         "when it exists); see 'xrayviewer review threshold'")
     p.add_argument("--no-site-threshold", action="store_true",
                    help="use the model card's threshold even when a site threshold is in force")
+    p.add_argument("--no-scope-gate", action="store_true",
+                   help="research use: give the model's call even for films the scope gate refuses (their "
+                        "scope columns still say why); logged")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary; errors only")
     p.set_defaults(func=run)
     return p
@@ -67,6 +76,24 @@ def _quiet_pydicom(verbose: bool) -> Iterator[None]:
             warnings.filterwarnings("ignore", module=r"pydicom\b")
             logging.getLogger("pydicom").setLevel(logging.ERROR)
         yield
+
+
+def _scope_gate(card: Any, *, enforce: bool) -> ScopeGate:
+    """The model's scope gate; turning it off is said on stderr and in the log (research use only)."""
+    from xrayviewer.scope import ScopeError, ScopeGate
+
+    try:
+        gate = ScopeGate.for_model(card, enforce=enforce)
+    except ScopeError as exc:
+        raise CommandError(str(exc)) from None
+    if not enforce:
+        message = ("--no-scope-gate: the scope gate is OFF; out-of-scope films get the model's call "
+                   "(research use, not for reading films)")
+        log.warning(message)
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        log.info("%s", gate.describe())
+    return gate
 
 
 def _cannot_write(csv_path: Path, exc: OSError) -> CommandError:
@@ -110,6 +137,7 @@ def _run(args: argparse.Namespace) -> int:
         engine.threshold, source, warning = threshold_from_log(card, args.log)
         if warning:
             print(f"warning: {path_text(warning)}", file=sys.stderr)
+    gate = _scope_gate(card, enforce=not args.no_scope_gate)
     workers = args.workers or default_workers()
     quiet = bool(args.quiet)
     bar = tqdm(total=len(paths), unit="film", file=sys.stderr, disable=quiet, mininterval=0.5,
@@ -127,7 +155,7 @@ def _run(args: argparse.Namespace) -> int:
     cancel = threading.Event()
     with out, batch.OutputPool(workers, on_error=heatmap_failed, name="heatmap") as heatmaps:
         rows = batch.score_rows(paths, engine, base=base, batch_size=args.batch_size, workers=args.workers,
-                                keep_cam=heat_dir is not None, cancel=cancel)
+                                keep_cam=heat_dir is not None, cancel=cancel, gate=gate)
         start = time.perf_counter()
         try:
             for chunk in rows:
@@ -168,6 +196,7 @@ def _run(args: argparse.Namespace) -> int:
         rate = tally.done / elapsed if elapsed > 0 else float("inf")
         summary = (
             f"scored {tally.done} films: {tally.ok} ok, {tally.errors} error{'s' if tally.errors != 1 else ''}, "
+            f"{tally.out_of_scope} out of scope{' (judged anyway: scope gate off)' if not gate.enforce else ''}, "
             f"{tally.positive} PNEUMONIA at threshold {engine.threshold:g} ({source}) in {elapsed:.1f} s "
             f"({rate:.0f} films/s) "
             f"with model {card.id} on {engine.provider}; wrote {args.csv}"

@@ -28,6 +28,7 @@ from xrayviewer.common.text import path_text
 from xrayviewer.common.vocab import Label, Status
 from xrayviewer.inference.card import ModelCard
 from xrayviewer.inference.scoring import FilmResult, default_workers, score_batches
+from xrayviewer.scope import OUT_OF_SCOPE, ScopeGate
 
 #: The score CSV's columns, in order (README: Command line).
 COLUMNS: tuple[str, ...] = (
@@ -40,6 +41,9 @@ COLUMNS: tuple[str, ...] = (
     "error",
     "sha256",
     "model_id",
+    "scope",
+    "scope_reason",
+    "warnings",
 )
 
 
@@ -84,11 +88,22 @@ class ScoreRow:
     def cells(self) -> list[str]:
         """The row as CSV text, in :data:`COLUMNS` order."""
         r = self.result
+        scope = _scope_cells(r)
+        if self.ok and r.out_of_scope:  # read fine, but the model's call is withheld: no probability
+            return [self.path, "", OUT_OF_SCOPE, f"{r.threshold:g}", "", str(Status.OK), "", r.sha256,
+                    self.model_id, *scope]
         if self.ok:
             return [self.path, f"{r.probability:.6f}", str(r.prediction), f"{r.threshold:g}",
-                    "yes" if r.borderline else "no", str(Status.OK), "", r.sha256, self.model_id]
+                    "yes" if r.borderline else "no", str(Status.OK), "", r.sha256, self.model_id, *scope]
         return [self.path, "", "", f"{self.threshold:g}", "", str(Status.ERROR), self.error, r.sha256,
-                self.model_id]
+                self.model_id, "", "", ""]
+
+
+def _scope_cells(r: FilmResult) -> list[str]:
+    """``scope``, ``scope_reason``, ``warnings``: empty when the film was scored without a gate."""
+    if r.scope is None:
+        return ["", "", ""]
+    return [r.scope.label, path_text(r.scope.reason_text), path_text(r.scope.warning_text)]
 
 
 def rows_from_batches(batches: Iterable[list[FilmResult]], *, base: Path, card: ModelCard,
@@ -101,13 +116,17 @@ def rows_from_batches(batches: Iterable[list[FilmResult]], *, base: Path, card: 
 
 def score_rows(paths: Sequence[Path], engine: Any, *, base: Path, batch_size: int = 16,
                workers: int | None = None, keep_cam: bool = False, cancel: threading.Event | None = None,
-               scorer: BatchScorer = score_batches) -> Iterator[list[ScoreRow]]:
+               scorer: BatchScorer = score_batches, gate: ScopeGate | None = None) -> Iterator[list[ScoreRow]]:
     """Score ``paths`` with ``engine`` and yield their rows batch by batch, in input order.
 
     ``engine`` is what ``scorer`` runs (an :class:`~xrayviewer.inference.engine.Engine` for the default
-    in-process scorer); it must have a ``card``. Closing the returned iterator stops the scorer.
+    in-process scorer); it must have a ``card``. Closing the returned iterator stops the scorer. With a
+    scope ``gate`` (which the scorer must then accept as a keyword) rows carry ``scope``/``scope_reason``/
+    ``warnings`` and out-of-scope films get prediction OUT_OF_SCOPE and no probability.
     """
-    batches = scorer(paths, engine, batch_size=batch_size, workers=workers, keep_cam=keep_cam, cancel=cancel)
+    extra: dict[str, Any] = {"gate": gate} if gate is not None else {}
+    batches = scorer(paths, engine, batch_size=batch_size, workers=workers, keep_cam=keep_cam, cancel=cancel,
+                     **extra)
     try:
         yield from rows_from_batches(batches, base=base, card=engine.card,
                                      threshold=getattr(engine, "threshold", None))
@@ -138,6 +157,7 @@ class Tally:
     ok: int = 0
     errors: int = 0
     positive: int = 0
+    out_of_scope: int = 0  # among ``ok``: read fine, refused by the scope gate
 
     @property
     def done(self) -> int:
@@ -148,6 +168,7 @@ class Tally:
             if row.ok:
                 self.ok += 1
                 self.positive += row.result.prediction == Label.PNEUMONIA
+                self.out_of_scope += row.result.out_of_scope
             else:
                 self.errors += 1
 
