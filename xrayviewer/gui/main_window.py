@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,9 +45,11 @@ from xrayviewer.gui.attributes import AttributesPanel
 from xrayviewer.gui.background import Background, Job
 from xrayviewer.gui.dialogs import FeatureMapDialog, ModelCardDialog, StatisticsDialog
 from xrayviewer.gui.film_model import FilmListModel, FilmSortProxy
+from xrayviewer.gui.lru import Lru
 from xrayviewer.gui.review_panel import ReviewPanel
 from xrayviewer.gui.scoring_run import Bundle, emit_interval, scoring_bundles
 from xrayviewer.gui.settings import Settings
+from xrayviewer.gui.style import banner, muted
 from xrayviewer.gui.thumbnails import ThumbnailDelegate, ThumbnailLoader
 from xrayviewer.gui.viewer import FilmViewer
 from xrayviewer.inference.engine import Engine, ModelError
@@ -75,7 +76,7 @@ class MainWindow(QMainWindow):
         self._show_timer.setSingleShot(True)
         self._show_timer.timeout.connect(self._show_incoming)
         self._auto_selecting = False
-        self._films: OrderedDict[Path, Film] = OrderedDict()  # decoded full-resolution films, LRU
+        self._films: Lru[Path, Film] = Lru(DECODED_CACHE)  # decoded full-resolution films
         self._current_path: Path | None = None
         self._folder_token = 0
         self.feature_dialog: FeatureMapDialog | None = None
@@ -144,27 +145,14 @@ class MainWindow(QMainWindow):
         return self.session.run_state
 
     def _build_widgets(self) -> None:
-        self.notice = QLabel(f"⚠ {NOTICE}")
-        self.notice.setObjectName("noticeBanner")
-        self.notice.setWordWrap(True)
-        self.notice.setStyleSheet("QLabel#noticeBanner { background: #3a2a00; color: #ffd27a; padding: 6px;"
-                                  " font-weight: bold; }")
-        self.model_banner = QLabel()
-        self.model_banner.setObjectName("modelBanner")
-        self.model_banner.setWordWrap(True)
-        self.model_banner.setStyleSheet("QLabel#modelBanner { background: #5c1a1a; color: #ffd0d0; "
-                                        "padding: 6px; }")
-        self.model_banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.notice = banner("noticeBanner", "notice", f"⚠ {NOTICE}", bold=True)
+        self.model_banner = banner("modelBanner", "error", selectable=True)
         if self.engine is None:
             self.model_banner.setText(f"Model unavailable — {self.model_error}. You can still browse films; "
                                       "scoring, heat maps and review are off. Start with --model PATH to use "
                                       "another model.")
         self.model_banner.setVisible(self.engine is None)
-        self.log_banner = QLabel()
-        self.log_banner.setObjectName("logBanner")
-        self.log_banner.setWordWrap(True)
-        self.log_banner.setStyleSheet("QLabel#logBanner { background: #4a3300; color: #ffe2a8; "
-                                      "padding: 6px; }")
+        self.log_banner = banner("logBanner", "warning")
         self._update_log_banner()
 
         # Left: filter + thumbnail grid.
@@ -198,8 +186,7 @@ class MainWindow(QMainWindow):
         row.addWidget(QLabel("Show:"))
         row.addWidget(self.filter_combo, 1)
         left_layout.addLayout(row)
-        self.order_label = QLabel("Most suspicious first")
-        self.order_label.setStyleSheet("color: #9ca3af;")
+        self.order_label = muted(QLabel("Most suspicious first"))
         left_layout.addWidget(self.order_label)
         left_layout.addWidget(self.list_view, 1)
         left.setMinimumWidth(2 * (self.thumbs.size + 16) + 30)
@@ -570,7 +557,6 @@ class MainWindow(QMainWindow):
         self._refresh_review_panel()
         film = self._films.get(item.path)
         if film is not None:
-            self._films.move_to_end(item.path)
             self._show_film(film, item)
         else:
             self.viewer.clear(f"Loading {item.name}…")
@@ -580,10 +566,7 @@ class MainWindow(QMainWindow):
 
     def _decode(self, path: Path, *, show: bool) -> None:
         def done(film: Film) -> None:
-            self._films[path] = film
-            self._films.move_to_end(path)
-            while len(self._films) > DECODED_CACHE:
-                self._films.popitem(last=False)
+            self._films.put(path, film)
             self.model.learn_sha(path, film.sha256)
             item = self.current_item()
             if show and item is not None and item.path == path:

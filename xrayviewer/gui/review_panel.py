@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from xrayviewer.common.vocab import Label, Status
+from xrayviewer.gui.style import muted
 from xrayviewer.review import LoggedDecision
 from xrayviewer.review.session import FilmItem, Verdict
 
@@ -80,7 +81,7 @@ class ReviewPanel(QWidget):
         keys = QLabel("<small>Keys: <b>A</b> agree · <b>D</b> disagree · <b>N</b> normal · <b>P</b> pneumonia"
                       "<br/><b>J</b>/<b>K</b> or arrows: next/previous · <b>H</b> heat map · <b>F</b> fit · "
                       "Ctrl+N note</small>")
-        keys.setStyleSheet("color: #9ca3af;")
+        muted(keys)
         keys.setWordWrap(True)
         layout.addWidget(keys)
         self.set_reviewer("")

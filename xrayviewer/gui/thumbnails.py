@@ -9,7 +9,7 @@ requests fall off the bottom instead of queueing work nobody will see. The decod
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from xrayviewer.common.vocab import Label, Status
 from xrayviewer.films import FilmError, load_film
 from xrayviewer.gui.background import Background, background_threads
 from xrayviewer.gui.film_model import Role
+from xrayviewer.gui.lru import Lru
 from xrayviewer.review.session import FilmItem, ReviewState
 
 THUMB_SIZE = 128
@@ -80,7 +81,7 @@ class ThumbnailLoader(QObject):
         self.size = size
         self.capacity = capacity
         self.maker = maker
-        self._cache: OrderedDict[str, QImage] = OrderedDict()
+        self._cache: Lru[str, QImage] = Lru(capacity)
         self._failed: dict[str, str] = {}
         self._stack: deque[str] = deque()
         self._queued: set[str] = set()
@@ -94,7 +95,6 @@ class ThumbnailLoader(QObject):
         """The cached thumbnail, or None after queueing its decode (`ready` fires when it lands)."""
         img = self._cache.get(path)
         if img is not None:
-            self._cache.move_to_end(path)
             return img
         if path not in self._failed:
             self._request(path)
@@ -163,10 +163,7 @@ class ThumbnailLoader(QObject):
         if image is None:
             self._failed[path] = error or "unreadable"
         else:
-            self._cache[path] = image
-            self._cache.move_to_end(path)
-            while len(self._cache) > self.capacity:
-                self._cache.popitem(last=False)
+            self._cache.put(path, image)
         if sha:
             self.hashed.emit(path, sha)
         self.ready.emit(path)
