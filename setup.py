@@ -13,6 +13,7 @@ import importlib.util
 import os
 import shutil
 from pathlib import Path
+from types import ModuleType
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
@@ -21,8 +22,9 @@ ROOT = Path(__file__).resolve().parent
 BUNDLED = Path("xrayviewer") / "bundled"  # keep in step with xrayviewer/paths.py
 
 
-def _datafiles():
+def _datafiles() -> ModuleType:
     spec = importlib.util.spec_from_file_location("xrayviewer_datafiles", ROOT / "packaging" / "datafiles.py")
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
