@@ -53,12 +53,15 @@ def samples_dir() -> Path:
 
 
 def default_model_path() -> Path:
-    """The bundled classifier: the single `*.onnx` in models/ (the last by name if several).
+    """The bundled classifier: the one place that decides it (CLI, GUI, bench and scripts call this).
 
-    The one place that decides "the default model" (CLI, GUI, bench and scripts all call it). Returns a
-    path that may not exist when no model is bundled; callers say so and ask for --model.
+    Among models/*.onnx, those with a `.card.json` beside them (as `xrayviewer train` exports one), so
+    a helper model shipped alongside is not taken for it; the last by name if several (of all of them
+    when none has a card). Returns a path that may not exist when no model is bundled; callers say so
+    and ask for --model.
     """
     found = sorted(p for p in models_dir().glob("*.onnx") if ".tmp." not in p.name)
     if not found:
         return models_dir() / "xrayviewer-pneumonia.onnx"
-    return found[-1]
+    carded = [p for p in found if p.with_suffix(".card.json").is_file()]
+    return (carded or found)[-1]

@@ -96,6 +96,16 @@ def test_several_models_pick_the_last_by_name_and_skip_half_written_ones(
     assert paths.default_model_path().name == "model-v3.onnx"
 
 
+def test_a_model_with_its_card_beside_it_wins_over_helper_models(installed_paths: tuple[ModuleType, Path]) -> None:
+    """A new model may ship as several files: the classifier is the one exported with its card."""
+    paths, pkg = installed_paths
+    models = pkg / "bundled" / "models"
+    touch(models / "a-classifier.onnx")
+    touch(models / "a-classifier.card.json")
+    touch(models / "z-ood-helper.onnx")
+    assert paths.default_model_path() == models / "a-classifier.onnx"
+
+
 def test_no_bundled_model_names_the_place_looked(installed_paths: tuple[ModuleType, Path]) -> None:
     paths, pkg = installed_paths
     shutil.rmtree(pkg / "bundled")
