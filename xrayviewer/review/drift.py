@@ -108,9 +108,9 @@ def reference_labels(decisions: Iterable[LoggedDecision]) -> list[LoggedDecision
 
 def drift_report(decisions: Sequence[LoggedDecision], card: ModelCard, threshold: float,
                  threshold_source: str = "model card") -> DriftReport:
-    films = reference_labels(d for d in decisions if d.model_id == card.id)
+    films = reference_labels(d for d in decisions if d.model_id == card.id and d.in_scope)
     y = np.array([d.decision == PNEUMONIA for d in films], bool)
-    called = np.array([d.probability >= threshold for d in films], bool)
+    called = np.array([d.probability for d in films], float) >= threshold
     sens = Rate("sensitivity", int((called & y).sum()), int(y.sum()), float(card.val_metrics.get("sensitivity",
                                                                                                    math.nan)))
     spec = Rate("specificity", int((~called & ~y).sum()), int((~y).sum()),
@@ -152,7 +152,7 @@ class NotEnoughLabels(ValueError):
 def propose_site_threshold(decisions: Sequence[LoggedDecision], card: ModelCard, current: float,
                            min_per_class: int = MIN_PER_CLASS) -> SiteProposal:
     """The highest threshold keeping the card's validation sensitivity on the readers' labels."""
-    films = reference_labels(d for d in decisions if d.model_id == card.id)
+    films = reference_labels(d for d in decisions if d.model_id == card.id and d.in_scope)
     y = np.array([d.decision == PNEUMONIA for d in films], bool)
     p = np.array([d.probability for d in films], float)
     pos, neg = int(y.sum()), int((~y).sum())

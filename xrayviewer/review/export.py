@@ -17,7 +17,7 @@ from xrayviewer.review.log import AgreementLog, LoggedDecision, ReviewError
 
 CSV_COLUMNS = (
     "path", "sha256", "study", "model_id", "pneumonia_probability", "model_call", "threshold",
-    "reviewer", "decision", "agrees", "note", "decided_at_utc", "app_version",
+    "reviewer", "decision", "agrees", "note", "decided_at_utc", "app_version", "scope", "scope_reason",
 )
 
 
@@ -26,9 +26,14 @@ class ExportError(ReviewError):
 
 
 def csv_row(d: LoggedDecision) -> list[str]:
-    """One CSV row; floats as Python writes them (shortest exact form), booleans as true/false."""
-    return [d.path, d.sha256, d.study, d.model_id, repr(d.probability), d.model_call, repr(d.threshold),
-            d.reviewer, d.decision, "true" if d.agrees else "false", d.note, d.decided_at_utc, d.app_version]
+    """One CSV row; floats as Python writes them (shortest exact form), booleans as true/false.
+
+    An out-of-scope film has an empty probability and model_call OUT_OF_SCOPE (the reader's label alone).
+    """
+    probability = "" if d.probability is None else repr(d.probability)
+    return [d.path, d.sha256, d.study, d.model_id, probability, d.model_call, repr(d.threshold),
+            d.reviewer, d.decision, "true" if d.agrees else "false", d.note, d.decided_at_utc, d.app_version,
+            d.scope, d.scope_reason]
 
 
 def _why(e: OSError, csv_path: Path) -> str:

@@ -33,7 +33,9 @@ from xrayviewer.common.vocab import LABELS, Label, LabelText
 NORMAL = Label.NORMAL
 PNEUMONIA = Label.PNEUMONIA
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+OUT_OF_SCOPE = "OUT_OF_SCOPE"  # model_call of a film the scope gate refused (the reader labelled it alone)
+SCOPES = ("in", "out")
 DEFAULT_TIMEOUT_S = 10.0
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -65,18 +67,23 @@ class Decision:
 
     The model output travels with the decision because model, threshold and app all change over time:
     agreement must be judged against what the reviewer actually saw.
+
+    A film the scope gate refused (``scope="out"``) had no model call: ``model_call`` is OUT_OF_SCOPE,
+    ``probability`` None, and the decision is the reader's label alone (never counted as agreement).
     """
 
     sha256: str  # of the film file: identifies the film even if it is moved or renamed
     path: str  # film path as given (for people; not used for identity)
     study: str  # study folder as given; filters on it compare strings exactly
     model_id: str
-    probability: float  # model's pneumonia probability
-    model_call: LabelText  # model's label at `threshold`
+    probability: float | None  # model's pneumonia probability (None: out of scope, no call)
+    model_call: str  # model's label at `threshold`, or OUT_OF_SCOPE
     threshold: float
     reviewer: str
     decision: LabelText  # the radiologist's label
     note: str = ""
+    scope: str = "in"  # the scope gate's verdict: "in" or "out"
+    scope_reason: str = ""  # why it was out of scope, in words
 
     def __post_init__(self) -> None:
         # Accept Path objects for convenience, store text: the log keeps what it was given.
@@ -85,19 +92,30 @@ class Decision:
         object.__setattr__(self, "sha256", str(self.sha256).lower())
         if not _SHA256.fullmatch(self.sha256):
             raise ValueError(f"sha256 must be 64 hex digits, got {self.sha256!r}")
+        if self.scope not in SCOPES:
+            raise ValueError(f"scope must be one of {SCOPES}, got {self.scope!r}")
+        object.__setattr__(self, "scope_reason", str(self.scope_reason))
+        if self.scope == "out":  # no model call was made: the reader's label stands alone
+            if self.model_call != OUT_OF_SCOPE or self.probability is not None:
+                raise ValueError("an out-of-scope decision has model_call OUT_OF_SCOPE and no probability")
+        elif self.probability is None or self.model_call == OUT_OF_SCOPE:
+            raise ValueError("an in-scope decision needs the model's probability and call")
         # Models hand out numpy scalars (float32); store plain floats so rows compare equal once read back.
         for name in ("probability", "threshold"):
             value = getattr(self, name)
+            if value is None and name == "probability":
+                continue
             if isinstance(value, (str, bytes)):
                 raise ValueError(f"{name} must be a number, got {value!r}")
             object.__setattr__(self, name, float(value))
-        if not 0.0 <= self.probability <= 1.0:
+        if self.probability is not None and not 0.0 <= self.probability <= 1.0:
             raise ValueError(f"probability must be within [0, 1], got {self.probability!r}")
         if not math.isfinite(self.threshold):
             raise ValueError(f"threshold must be a finite number, got {self.threshold!r}")
         for name in ("model_call", "decision"):
-            if getattr(self, name) not in LABELS:
-                raise ValueError(f"{name} must be one of {LABELS}, got {getattr(self, name)!r}")
+            allowed = (*LABELS, OUT_OF_SCOPE) if name == "model_call" else LABELS
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
             object.__setattr__(self, name, str(getattr(self, name)))  # a Label member -> its plain text
         if not self.reviewer.strip():
             raise ValueError("reviewer must not be empty")
@@ -118,8 +136,8 @@ class LoggedDecision:
     path: str
     study: str
     model_id: str
-    probability: float
-    model_call: LabelText
+    probability: float | None  # None: out of scope, the model made no call
+    model_call: str  # NORMAL, PNEUMONIA or OUT_OF_SCOPE
     threshold: float
     reviewer: str
     decision: LabelText
@@ -127,6 +145,12 @@ class LoggedDecision:
     note: str
     decided_at_utc: str  # ISO-8601, e.g. 2024-05-01T09:30:12.345Z
     app_version: str
+    scope: str = "in"  # "in" or "out" (logs before schema 3 hold in-scope decisions only)
+    scope_reason: str = ""
+
+    @property
+    def in_scope(self) -> bool:
+        return self.scope == "in"
 
     @property
     def decided_at(self) -> datetime:
@@ -135,6 +159,7 @@ class LoggedDecision:
 
 _COLUMNS = tuple(f.name for f in fields(LoggedDecision))
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM decisions"
+_SELECT_V2 = _SELECT.replace("scope, scope_reason", "'in' AS scope, '' AS scope_reason")
 _INSERT = f"INSERT INTO decisions ({', '.join(_COLUMNS[1:])}) VALUES ({', '.join('?' * (len(_COLUMNS) - 1))})"
 
 # Schema migrations: _MIGRATIONS[v] brings a log at user_version v to v + 1 (run inside one transaction).
@@ -193,7 +218,44 @@ _CREATE_V2 = (
     BEGIN SELECT RAISE(ABORT, 'the agreement log is append-only'); END
     """,
 )
-_MIGRATIONS: dict[int, tuple[str, ...]] = {0: _CREATE_V1, 1: _CREATE_V2}
+# v3: the scope gate. A refused film has no model call, yet the reader may still label it: probability may be
+# NULL and model_call OUT_OF_SCOPE, but only on rows whose scope is 'out'. CHECK constraints cannot be
+# altered in place, so the table is rebuilt (rows, ids and the id sequence kept; DROP TABLE fires no
+# delete trigger) and its indexes and append-only triggers are made again.
+_CREATE_V3 = (
+    """
+    CREATE TABLE decisions_v3 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
+        path TEXT NOT NULL,
+        study TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        probability REAL CHECK (probability IS NULL OR probability BETWEEN 0 AND 1),
+        model_call TEXT NOT NULL CHECK (model_call IN ('NORMAL', 'PNEUMONIA', 'OUT_OF_SCOPE')),
+        threshold REAL NOT NULL,
+        reviewer TEXT NOT NULL CHECK (length(reviewer) > 0),
+        decision TEXT NOT NULL CHECK (decision IN ('NORMAL', 'PNEUMONIA')),
+        agrees INTEGER NOT NULL CHECK (agrees IN (0, 1)),
+        note TEXT NOT NULL DEFAULT '',
+        decided_at_utc TEXT NOT NULL,
+        app_version TEXT NOT NULL,
+        scope TEXT NOT NULL DEFAULT 'in' CHECK (scope IN ('in', 'out')),
+        scope_reason TEXT NOT NULL DEFAULT '',
+        CHECK ((scope = 'out') = (model_call = 'OUT_OF_SCOPE')),
+        CHECK ((scope = 'out') = (probability IS NULL))
+    )
+    """,
+    """
+    INSERT INTO decisions_v3 (id, sha256, path, study, model_id, probability, model_call, threshold, reviewer,
+                              decision, agrees, note, decided_at_utc, app_version)
+    SELECT id, sha256, path, study, model_id, probability, model_call, threshold, reviewer, decision, agrees,
+           note, decided_at_utc, app_version FROM decisions ORDER BY id
+    """,
+    "DROP TABLE decisions",
+    "ALTER TABLE decisions_v3 RENAME TO decisions",
+    *_CREATE_V1[1:],  # the indexes and the append-only triggers, as v1 made them
+)
+_MIGRATIONS: dict[int, tuple[str, ...]] = {0: _CREATE_V1, 1: _CREATE_V2, 2: _CREATE_V3}
 
 
 @dataclass(frozen=True)
@@ -451,12 +513,14 @@ class AgreementLog:
         with self._using("the decision was NOT saved") as conn, _write_transaction(conn):
             at = _utc_now()  # taken under the write lock, so time order matches id order
             values = (d.sha256, d.path, d.study, d.model_id, d.probability, d.model_call, d.threshold,
-                      d.reviewer, d.decision, int(d.agrees), d.note, at, __version__)
+                      d.reviewer, d.decision, int(d.agrees), d.note, at, __version__, d.scope, d.scope_reason)
             cur = conn.execute(_INSERT, values)
         assert cur.lastrowid is not None
         return _logged((cur.lastrowid, *values))
 
     def _query(self, sql: str, params: tuple[object, ...] = ()) -> list[LoggedDecision]:
+        if getattr(self, "_version", SCHEMA_VERSION) < 3:  # an older log opened read-only: all in scope
+            sql = sql.replace(_SELECT, _SELECT_V2, 1)
         with self._using("it could not be read") as conn:
             rows = conn.execute(sql, params).fetchall()
         return [_logged(r) for r in rows]

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from xrayviewer.common.vocab import Label, Status, TextEnum
-from xrayviewer.review.log import AgreementLog, Decision, LoggedDecision, ReviewError
+from xrayviewer.review.log import OUT_OF_SCOPE, AgreementLog, Decision, LoggedDecision, ReviewError
 
 
 class RunState(TextEnum):
@@ -40,6 +40,7 @@ class ReviewState(TextEnum):
     UNREVIEWED = "unreviewed"
     AGREED = "agreed"
     DISAGREED = "disagreed"
+    LABELLED = "labelled"  # an out-of-scope film the reader labelled: no model call to agree with
 
 
 class Verdict(TextEnum):
@@ -85,6 +86,7 @@ class ScoredFilm(Protocol):
     cam: Any
     notes: list[str]
     original_size: tuple[int, int] | None
+    scope: Any  # xrayviewer.scope.Scope (label, reason_text, warning_text) or None
 
     @property
     def ok(self) -> bool: ...
@@ -107,6 +109,8 @@ class FilmItem:
     cam: Any = None  # [h, w] float logit map, or None
     notes: list[str] = field(default_factory=list)
     original_size: tuple[int, int] | None = None
+    scope_reason: str = ""  # why the scope gate refused it ('' = in scope, or not scored yet)
+    warnings: str = ""  # the gate's soft flags (e.g. patient age)
     decisions: Mapping[str, LoggedDecision] = field(default_factory=dict, repr=False)  # the session's
 
     @property
@@ -123,15 +127,29 @@ class FilmItem:
         return self.status == Status.OK
 
     @property
+    def out_of_scope(self) -> bool:
+        """Read fine but refused by the scope gate: no model call, no heat map; the reader may label it."""
+        return self.status == Status.OK and self.prediction == OUT_OF_SCOPE
+
+    @property
+    def judged(self) -> bool:
+        """Scored and in scope: the model made a call to agree or disagree with."""
+        return self.status == Status.OK and not self.out_of_scope
+
+    @property
     def review_state(self) -> ReviewState:
         d = self.decision
         if d is None:
             return ReviewState.UNREVIEWED
+        if not d.in_scope:
+            return ReviewState.LABELLED
         return ReviewState.AGREED if d.agrees else ReviewState.DISAGREED
 
     @property
     def sort_key(self) -> float:
-        """Descending order: scored by probability, then pending, then unreadable."""
+        """Descending order: scored by probability, then pending, then unreadable, then out of scope last."""
+        if self.out_of_scope:
+            return -3.0
         if self.status == Status.OK:
             return float(self.probability)
         return -1.0 if self.status == Status.PENDING else -2.0
@@ -146,6 +164,9 @@ class FilmItem:
         self.cam = result.cam
         self.notes = list(result.notes)
         self.original_size = result.original_size
+        scope = getattr(result, "scope", None)
+        self.scope_reason = scope.reason_text if scope is not None and not scope.in_scope else ""
+        self.warnings = scope.warning_text if scope is not None else ""
 
 
 class Filter(TextEnum):
@@ -155,6 +176,7 @@ class Filter(TextEnum):
     UNREVIEWED = "unreviewed"
     DISAGREEMENTS = "disagreements"
     UNREADABLE = "unreadable"
+    OUT_OF_SCOPE = "out-of-scope"
 
     @property
     def label(self) -> str:
@@ -165,10 +187,12 @@ class Filter(TextEnum):
             return True
         if self is Filter.UNREADABLE:
             return item.status == Status.ERROR
+        if self is Filter.OUT_OF_SCOPE:
+            return item.out_of_scope
         decision = item.decision
         if self is Filter.UNREVIEWED:
             return item.status != Status.ERROR and decision is None
-        return decision is not None and not decision.agrees
+        return decision is not None and decision.in_scope and not decision.agrees
 
 
 _FILTER_LABELS = {
@@ -176,6 +200,7 @@ _FILTER_LABELS = {
     Filter.UNREVIEWED: "Unreviewed",
     Filter.DISAGREEMENTS: "Model / radiologist disagreements",
     Filter.UNREADABLE: "Unreadable",
+    Filter.OUT_OF_SCOPE: "Out of scope (not judged by the model)",
 }
 
 
@@ -356,6 +381,13 @@ class ReviewSession:
             return "Only scored films can be reviewed: the decision is logged against the model's call."
         return ""
 
+    def why_not_agree(self, item: FilmItem | None) -> str:
+        """Why agree/disagree make no sense for this film ('' when they do): an out-of-scope film has no call."""
+        if item is not None and item.out_of_scope:
+            return ("Out of scope: the model made no call on this film, so there is nothing to agree or disagree "
+                    "with. Label it NORMAL or PNEUMONIA yourself (N / P).")
+        return ""
+
     def next_unreviewed(self, order: Sequence[FilmItem], current: int) -> FilmItem | None:
         """The next scored, unreviewed film after position ``current`` of ``order`` (display order),
         wrapping around; None when every other film is reviewed (or unscored)."""
@@ -363,7 +395,7 @@ class ReviewSession:
         start = current if 0 <= current < n else -1
         for offset in range(1, n):
             item = order[(start + offset) % n]
-            if item.status == Status.OK and item.decision is None:
+            if item.judged and item.decision is None:
                 return item
         return None
 
@@ -378,12 +410,23 @@ class ReviewSession:
         if not self.reviewer:
             raise ValueError("no reviewer name: the decision was not recorded")
         assert self.log is not None and self.model_id is not None  # checked by why_not_review
-        label = label_for(kind, item.prediction)
-        decision = Decision(
-            sha256=item.sha256, path=str(item.path), study=self.study, model_id=self.model_id,
-            probability=float(item.probability), model_call=Label(item.prediction).value,
-            threshold=float(item.threshold), reviewer=self.reviewer, decision=label.value, note=note,
-        )
+        if item.out_of_scope:
+            kind = parse_kind(kind) if not isinstance(kind, (Verdict, Label)) else kind
+            if isinstance(kind, Verdict):
+                raise ValueError(self.why_not_agree(item))
+            decision = Decision(
+                sha256=item.sha256, path=str(item.path), study=self.study, model_id=self.model_id,
+                probability=None, model_call=OUT_OF_SCOPE, threshold=float(item.threshold),
+                reviewer=self.reviewer, decision=Label(kind).value, note=note, scope="out",
+                scope_reason=item.scope_reason,
+            )
+        else:
+            label = label_for(kind, item.prediction)
+            decision = Decision(
+                sha256=item.sha256, path=str(item.path), study=self.study, model_id=self.model_id,
+                probability=float(item.probability), model_call=Label(item.prediction).value,
+                threshold=float(item.threshold), reviewer=self.reviewer, decision=label.value, note=note,
+            )
         logged = self.log.record(decision)  # committed when this returns
         self.decisions[logged.sha256] = logged
         return logged

@@ -1,6 +1,7 @@
 """How well the model agrees with the radiologists: agreement rate, Cohen's kappa and the confusion matrix.
 
-Computed on the decisions that count (latest per film and reviewer). Pure numpy: scikit-learn is only a
+Computed on the decisions that count (latest per film and reviewer), on in-scope films only: a film the
+scope gate refused had no model call to agree with (its label is counted apart). Pure numpy: scikit-learn is only a
 training/report extra, and the tests check this kappa against it.
 """
 
@@ -88,6 +89,7 @@ class AgreementStats:
 class ReviewStats:
     per_reviewer: tuple[AgreementStats, ...]  # sorted by reviewer name
     overall: AgreementStats  # every (film, reviewer) decision pooled
+    out_of_scope: int = 0  # (film, reviewer) labels on films the scope gate refused: not in the agreement
 
 
 def _agreement(reviewer: str | None, rows: Sequence[LoggedDecision]) -> AgreementStats:
@@ -98,12 +100,13 @@ def _agreement(reviewer: str | None, rows: Sequence[LoggedDecision]) -> Agreemen
 
 def compute_stats(decisions: Iterable[LoggedDecision]) -> ReviewStats:
     """Stats over decisions that count, e.g. `AgreementLog.latest()` (it does not de-duplicate)."""
-    rows = list(decisions)
+    everything = list(decisions)
+    rows = [r for r in everything if r.in_scope]
     by_reviewer: dict[str, list[LoggedDecision]] = {}
     for r in rows:
         by_reviewer.setdefault(r.reviewer, []).append(r)
     per = tuple(_agreement(name, by_reviewer[name]) for name in sorted(by_reviewer))
-    return ReviewStats(per, _agreement(None, rows))
+    return ReviewStats(per, _agreement(None, rows), out_of_scope=len(everything) - len(rows))
 
 
 def log_stats(log: AgreementLog | str | os.PathLike[str], *, study: str | None = None) -> ReviewStats:
@@ -117,6 +120,9 @@ def log_stats(log: AgreementLog | str | os.PathLike[str], *, study: str | None =
 def format_stats(stats: ReviewStats) -> str:
     """Plain-text table for the CLI: one line per reviewer, then all reviewers pooled."""
     if not stats.overall.n:
+        if stats.out_of_scope:
+            return (f"No decisions on in-scope films; {stats.out_of_scope} labels on out-of-scope films "
+                    "(no model call to agree with).")
         return "No decisions in the agreement log."
     header = ("reviewer", "films", "agree", "kappa", "NN", "NP", "PN", "PP")
     lines = [header]
@@ -136,4 +142,7 @@ def format_stats(stats: ReviewStats) -> str:
     out.append(f"Latest decision per film and reviewer. Pairs are radiologist then model "
                f"(N = {NORMAL}, P = {PNEUMONIA}): PN = model missed pneumonia, NP = model over-called.")
     out.append("Kappa = Cohen's kappa, agreement beyond chance (1 perfect, 0 chance level).")
+    if stats.out_of_scope:
+        out.append(f"In-scope films only: {stats.out_of_scope} labels on films the scope gate refused "
+                   "(no model call) are not counted.")
     return "\n".join(out)
