@@ -33,6 +33,7 @@ from xrayviewer.inference.card import ModelCard
 from xrayviewer.inference.engine import Engine
 from xrayviewer.inference.preprocess import preprocess
 from xrayviewer.review import ReviewStats
+from xrayviewer.scope import describe_ood
 
 
 def _esc(x: Any) -> str:
@@ -50,6 +51,7 @@ def card_html(card: ModelCard, path: str = "", provider: str = "") -> str:
         ("Input", f"{card.input_size}×{card.input_size} grayscale, whole film squashed, min-max scaled"),
         ("Operating threshold", f"{card.threshold:.4f}  (PNEUMONIA when probability ≥ threshold)"),
         ("Threshold rule", card.threshold_rule),
+        ("Scope gate (OOD detector)", describe_ood(getattr(card, "ood", None))),
         ("Intended use", card.intended_use),
         ("Training data", card.training_data),
         ("Data attribution", "Kermany D, Zhang K, Goldbaum M (2018). Labeled Optical Coherence Tomography "
@@ -100,6 +102,11 @@ class StatisticsDialog(QDialog):
     COLUMNS = ["Reviewer", "Films", "Agreement", "Cohen's κ", "Rad N / Model N", "Rad N / Model P",
                "Rad P / Model N (missed)", "Rad P / Model P"]
 
+    EXPLAIN = ("Latest decision per film and reviewer. Agreement = share of films where the radiologist's label "
+               "equals the model's call. Cohen's κ corrects that for chance (1 = perfect, 0 = chance level, n/a "
+               "when undefined). 'Missed' = radiologist PNEUMONIA where the model said NORMAL: the "
+               "disagreements that matter most for triage.")
+
     def __init__(self, compute: Callable[[bool], ReviewStats], study_label: str = "",
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -115,11 +122,7 @@ class StatisticsDialog(QDialog):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.explain = QLabel(
-            "Latest decision per film and reviewer. Agreement = share of films where the radiologist's label "
-            "equals the model's call. Cohen's κ corrects that for chance (1 = perfect, 0 = chance level, n/a "
-            "when undefined). 'Missed' = radiologist PNEUMONIA where the model said NORMAL: the "
-            "disagreements that matter most for triage.")
+        self.explain = QLabel(self.EXPLAIN)
         self.explain.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
@@ -134,6 +137,9 @@ class StatisticsDialog(QDialog):
 
     def refresh(self) -> None:
         self.stats = self.compute(self.only_study.isChecked())
+        out = self.stats.out_of_scope
+        self.explain.setText(self.EXPLAIN + (f" In-scope films only: {out} labels on films the scope gate refused "
+                                             "(no model call) are not counted." if out else ""))
         rows = [*self.stats.per_reviewer, self.stats.overall] if self.stats.overall.n else []
         self.table.setRowCount(len(rows) or 1)
         if not rows:

@@ -123,14 +123,20 @@ class FilmListModel(QAbstractListModel):
 
 def _tooltip(item: FilmItem) -> str:
     lines = [str(item.path)]
-    if item.status == Status.OK:
+    if item.out_of_scope:
+        lines.append(f"out of scope, not judged by the model: {item.scope_reason}")
+    elif item.status == Status.OK:
         lines.append(f"pneumonia probability {item.probability:.1%} — model call {item.prediction}")
     elif item.status == Status.ERROR:
         lines.append(f"unreadable: {item.error}")
     else:
         lines.append("not scored yet")
+    if item.warnings:
+        lines.append(f"warning: {item.warnings}")
     decision = item.decision
-    if decision is not None:
+    if decision is not None and not decision.in_scope:
+        lines.append(f"labelled: {decision.decision} (out of scope: no model call)")
+    elif decision is not None:
         verdict = "agrees" if decision.agrees else "disagrees"
         lines.append(f"reviewed: {decision.decision} ({verdict} with the model)")
     lines += item.notes

@@ -55,6 +55,7 @@ from xrayviewer.gui.viewer import FilmViewer
 from xrayviewer.inference.engine import Engine, ModelError
 from xrayviewer.review import AgreementLog, ReviewError, compute_stats, export_review_csv
 from xrayviewer.review.session import DecisionKind, FilmItem, Filter, ReviewSession, RunState, Verdict, parse_kind
+from xrayviewer.scope import ScopeError, ScopeGate
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
 
         self.engine: Engine | None = None
+        self.gate: ScopeGate | None = None
         self.model_error = ""
         self._load_engine(model_path, provider)
         self.log_path = Path(log_path)
@@ -107,7 +109,9 @@ class MainWindow(QMainWindow):
             return
         try:
             self.engine = Engine(model_path, provider=provider)
-        except ModelError as exc:
+            self.gate = ScopeGate.for_model(self.engine.card)  # every film is checked before any call
+        except (ModelError, ScopeError) as exc:
+            self.engine = None
             self.model_error = str(exc)
             log.warning("model unavailable: %s", exc)
 
@@ -409,7 +413,7 @@ class MainWindow(QMainWindow):
         if not paths:
             return
         job = self.scoring.run(scoring_bundles, paths, self.engine, batch_size=self.batch_size,
-                               decoder=self.decoder, cancellable=True)
+                               decoder=self.decoder, gate=self.gate, cancellable=True)
         job.yielded.connect(lambda bundle, j=job: self._on_bundle(j, bundle))
         job.errored.connect(lambda message, j=job: self._on_failed(j, message))
         job.finished.connect(lambda j=job: self._on_finished(j))
@@ -660,6 +664,9 @@ class MainWindow(QMainWindow):
             return
         if self.engine is None or item.status != Status.OK:
             self.statusBar().showMessage("Only scored films can be reviewed.", 5000)
+            return
+        if isinstance(kind, Verdict) and (why := self.session.why_not_agree(item)):
+            self.statusBar().showMessage(why, 8000)  # an out-of-scope film: N or P, not A or D
             return
         if self.log is None:
             QMessageBox.critical(self, "Decision not saved",

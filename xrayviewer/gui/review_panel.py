@@ -6,6 +6,8 @@ log and calls `show_saved` only after the log has committed, so "Saved" on scree
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QGridLayout,
@@ -94,10 +96,14 @@ class ReviewPanel(QWidget):
     def show_item(self, item: FilmItem | None, can_record: bool = True, why_not: str = "") -> None:
         """Enable what makes sense for this film and show its saved state."""
         scored = item is not None and item.status == Status.OK and can_record
-        for button in self.buttons.values():
-            button.setEnabled(scored)
+        out = item is not None and item.out_of_scope
+        for key, button in self.buttons.items():
+            button.setEnabled(scored and not (out and isinstance(key, Verdict)))  # no call to agree with
         if item is None:
             self.status.setText("Select a film to review it.")
+        elif scored and out and item.decision is None:
+            self.status.setText("<span style='color:#94a3b8'>Out of scope: the model made no call "
+                                f"({html.escape(item.scope_reason)}). You may still label it: N or P.</span>")
         elif not scored:
             self.status.setText(why_not or "Only scored films can be reviewed: the decision is logged "
                                 "against the model's call.")
@@ -109,15 +115,18 @@ class ReviewPanel(QWidget):
     def show_saved(self, d: LoggedDecision) -> None:
         verdict = "agrees with the model" if d.agrees else f"disagrees with the model ({d.model_call})"
         colour = "#3b82f6" if d.agrees else "#d946ef"
+        if not d.in_scope:
+            verdict, colour = "your label (out of scope: no model call)", "#64748b"
         note = f" — note: {d.note}" if d.note else ""
         self.status.setText(f"<span style='color:{colour}'>✔ Saved: <b>{d.decision}</b>, {verdict}</span>"
                             f"<br/><small>{d.reviewer}, {d.decided_at_utc}{note}</small>")
 
     def show_last_saved(self, name: str, d: LoggedDecision) -> None:
         """After auto-advance the saved film is off screen: confirm it here."""
-        verdict = "agrees" if d.agrees else "disagrees"
-        self.last_saved.setText(f"<small>Last saved: {name} → <b>{d.decision}</b> ({verdict} with the model)"
-                                "</small>")
+        verdict = "agrees with the model" if d.agrees else "disagrees with the model"
+        if not d.in_scope:
+            verdict = "out of scope: your label"
+        self.last_saved.setText(f"<small>Last saved: {name} → <b>{d.decision}</b> ({verdict})</small>")
 
     def show_unsaved(self, message: str) -> None:
         self.status.setText(f"<span style='color:#f5a524'>✘ NOT saved: {message}</span>")
@@ -127,7 +136,8 @@ class ReviewPanel(QWidget):
             self.history.setText("")
             return
         lines = [f"{d.decided_at_utc[:16].replace('T', ' ')}  {d.reviewer}: {d.decision}"
-                 f"{'' if d.agrees else ' (disagreed)'}" for d in rows[-5:]]
+                 f"{'' if d.agrees else (' (out of scope)' if not d.in_scope else ' (disagreed)')}"
+                 for d in rows[-5:]]
         self.history.setText("History:\n" + "\n".join(lines))
 
     def take_note(self) -> str:

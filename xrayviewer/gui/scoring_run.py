@@ -16,6 +16,7 @@ from typing import Any
 from xrayviewer.gui.background import background_threads
 from xrayviewer.inference.engine import Engine
 from xrayviewer.inference.scoring import FilmResult, score_batches
+from xrayviewer.scope import ScopeGate
 
 EMIT_INTERVAL_S = 0.1
 
@@ -36,16 +37,17 @@ class Bundle:
 
 def scoring_bundles(paths: list[Path], engine: Engine, *, batch_size: int = 8,
                     decoder: Callable[[Path, int], Any] | None = None,
-                    cancel: threading.Event | None = None) -> Iterator[Bundle]:
+                    cancel: threading.Event | None = None, gate: ScopeGate | None = None) -> Iterator[Bundle]:
     """Score ``paths`` (keeping CAMs for the heat map), yielding each batch's results with the progress.
 
-    ``cancel`` stops scoring after the batch in flight. An engine failure raises (the GUI shows it).
+    ``cancel`` stops scoring after the batch in flight. An engine failure raises (the GUI shows it). With a
+    scope ``gate``, out-of-scope films come back refused (no call, no CAM) with the reason.
     """
     total = len(paths)
     done = 0
     start = time.monotonic()
     kwargs: dict[str, Any] = {"batch_size": batch_size, "keep_cam": True, "cancel": cancel,
-                              "workers": background_threads(4)}
+                              "workers": background_threads(4), "gate": gate}
     if decoder is not None:
         kwargs["decoder"] = decoder
     try:

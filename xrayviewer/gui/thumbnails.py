@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from xrayviewer.common.vocab import Label, Status
@@ -33,7 +33,10 @@ MAX_QUEUED = 256
 CALL_COLOURS = {Label.PNEUMONIA: QColor("#e5484d"), Label.NORMAL: QColor("#30a46c")}
 PENDING_COLOUR = QColor("#6b7280")
 ERROR_COLOUR = QColor("#f5a524")
-REVIEW_COLOURS = {ReviewState.AGREED: QColor("#3b82f6"), ReviewState.DISAGREED: QColor("#d946ef")}
+REVIEW_COLOURS = {ReviewState.AGREED: QColor("#3b82f6"), ReviewState.DISAGREED: QColor("#d946ef"),
+                  ReviewState.LABELLED: QColor("#64748b")}
+REVIEW_MARKS = {ReviewState.AGREED: "✓", ReviewState.DISAGREED: "✗", ReviewState.LABELLED: "✎"}
+OUT_OF_SCOPE_COLOUR = QColor("#475569")  # slate: not a call, so neither red nor green
 
 
 def to_uint8(pixels: np.ndarray) -> np.ndarray:
@@ -223,7 +226,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             f = painter.font()
             f.setBold(True)
             painter.setFont(f)
-            painter.drawText(mark, Qt.AlignmentFlag.AlignCenter, "✓" if state is ReviewState.AGREED else "✗")
+            painter.drawText(mark, Qt.AlignmentFlag.AlignCenter, REVIEW_MARKS[state])
         elif item.status == Status.OK:
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.setPen(QPen(QColor("#9ca3af"), 1.5))
@@ -231,7 +234,9 @@ class ThumbnailDelegate(QStyledItemDelegate):
 
         # Badge: probability and the model's call, colour-coded but also spelled out.
         badge = QRect(r.left() + self.PAD, box.bottom() + 4, self.thumb, 16)
-        if item.status == Status.OK:
+        if item.out_of_scope:  # no call: the reason instead (elided below; the tooltip has it whole)
+            colour, text = OUT_OF_SCOPE_COLOUR, f"OUT OF SCOPE: {item.scope_reason}"
+        elif item.status == Status.OK:
             colour, text = CALL_COLOURS.get(Label(item.prediction), PENDING_COLOUR), (
                 f"{item.probability:.0%}  {item.prediction}")
         elif item.status == Status.ERROR:
@@ -246,6 +251,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
         painter.setFont(font)
         painter.setPen(QColor("white") if item.status != Status.ERROR else QColor("black"))
+        text = QFontMetrics(font).elidedText(text, Qt.TextElideMode.ElideRight, badge.width() - 6)
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
 
         font.setBold(False)

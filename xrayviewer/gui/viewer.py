@@ -8,6 +8,7 @@ whole squashed model input, i.e. the whole film, so its image item is stretched 
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -196,7 +197,11 @@ class FilmViewer(QWidget):
     def update_score(self, item: FilmItem) -> None:
         """Refresh header and overlay (a result may arrive while the film is already shown)."""
         self.item = item
-        if item.status == Status.OK:
+        if item.out_of_scope:  # no model call and no heat map: say why instead
+            self.header.setText(
+                "<span style='color:#94a3b8'>Out of scope: not judged by the model</span>"
+                f"&nbsp;<span style='font-weight:normal;font-size:small'>({html.escape(item.scope_reason)})</span>")
+        elif item.status == Status.OK:
             colour = "#e5484d" if item.prediction == Label.PNEUMONIA else "#30a46c"
             self.header.setText(
                 f"<span style='color:{colour}'>Model: {item.prediction}</span>"

@@ -13,7 +13,7 @@ batch engines.
 from .gate import GATE_OFF_WARNING, ScopeError, ScopeGate
 from .header import check_header, patient_age_years
 from .image import ImageStats, image_stats
-from .ood import OodDetector, OodEvaluation, evaluate_ood, fit_ood
+from .ood import OodDetector, OodEvaluation, describe_ood, evaluate_ood, fit_ood
 from .result import IN_SCOPE, OUT_OF_SCOPE, Scope
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "ScopeError",
     "ScopeGate",
     "check_header",
+    "describe_ood",
     "evaluate_ood",
     "fit_ood",
     "image_stats",

@@ -145,6 +145,16 @@ class OodEvaluation:
         return f"refused {self.refused} of {self.n} ({self.rate:.2%}) at cut-off {self.cutoff:.3g}; scores {spread}"
 
 
+def describe_ood(ood: dict[str, Any] | None) -> str:
+    """A model card's ``ood`` entry in one line for people (model card dialog, report); never raises."""
+    if not ood:
+        return "none: this model has no OOD detector (only DICOM header rules and image checks apply)"
+    try:
+        return OodDetector.from_dict(ood).describe()
+    except ValueError as exc:
+        return f"unreadable ({exc})"
+
+
 def evaluate_ood(detector: OodDetector, emb: np.ndarray) -> OodEvaluation:
     """Score a set of embeddings [N, D] and count the refusals."""
     scores = detector.score(emb)
