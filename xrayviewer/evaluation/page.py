@@ -66,6 +66,15 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) 
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _scope_text(scope: dict[str, Any]) -> str:
+    """The gate's refusals among these films (each was still scored and counted above)."""
+    if not scope.get("films"):
+        return "–"
+    why = ", ".join(f"{k} {v}" for k, v in (scope.get("reasons") or {}).items())
+    return (f'<b>{scope["refused"]} of {scope["films"]} films ({scope["rate"]:.1%})</b> would be refused as out of '
+            f"scope{': ' + _e(why) if why else ''}; they are still scored and counted here")
+
+
 def _header(m: dict[str, Any]) -> str:
     model, data = m["model"], m["data"]
     vm = model.get("val_metrics") or {}
@@ -79,6 +88,7 @@ def _header(m: dict[str, Any]) -> str:
         ("trained", _e(model.get("trained_at") or "–")),
         ("intended use", _e(model.get("intended_use") or "–")),
         ("run on", _e(model.get("provider") or "–")),
+        ("scope gate", _e(model.get("scope_gate") or "–")),
     ]
     by_label = data.get("selected_by_label") or {}
     subtypes = data.get("scored_by_subtype") or {}
@@ -89,6 +99,7 @@ def _header(m: dict[str, Any]) -> str:
                   f'{_e(by_label.get("PNEUMONIA", 0))} PNEUMONIA); {data["scored"]} scored, '
                   f'<b>{data["unreadable"]} unreadable</b>'),
         ("scored by subtype", _e(", ".join(f"{k} {v}" for k, v in sorted(subtypes.items())) or "–")),
+        ("scope gate on this set", _scope_text(m.get("scope") or {})),
         ("whole data set", _e(data.get("dataset_summary") or "–")),
     ]
     skipped = data.get("skipped_by_reader") or {}

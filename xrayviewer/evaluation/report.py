@@ -30,6 +30,7 @@ from xrayviewer.data.datasets import Dataset, Sample
 from xrayviewer.evaluation import images, metrics
 from xrayviewer.inference.engine import Engine
 from xrayviewer.inference.scoring import FilmResult, score_films
+from xrayviewer.scope import ScopeGate, describe_ood
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class Scored:
     probability: float = float("nan")
     cam: np.ndarray | None = None
     error: str = ""
+    scope_reason: str = ""  # why the scope gate would refuse it ('' = in scope); the film is still scored
 
     @property
     def ok(self) -> bool:
@@ -81,12 +83,18 @@ def select_samples(dataset: Dataset, split: str, limit: int | None = None, seed:
 
 def score_samples(samples: Sequence[Sample], engine: Engine,
                   on_result: Callable[[FilmResult], None] | None = None) -> list[Scored]:
-    """Run the engine over the films (same decoding and batching as ``xrayviewer score``)."""
+    """Run the engine over the films (same decoding and batching as ``xrayviewer score``).
+
+    The scope gate runs without withholding calls, so every film is measured and the report can say how
+    many of these (labelled chest) films the gate would refuse: its false-refusal rate on this set.
+    """
     out = []
-    results = score_films([s.path for s in samples], engine, keep_cam=True)
+    gate = ScopeGate.for_model(engine.card, enforce=False)
+    results = score_films([s.path for s in samples], engine, keep_cam=True, gate=gate)
     for sample, r in zip(samples, results, strict=True):
         if r.ok:
-            out.append(Scored(sample, Status.OK, r.probability, r.cam))
+            reason = r.scope.reason_text if r.scope is not None else ""
+            out.append(Scored(sample, Status.OK, r.probability, r.cam, scope_reason=reason))
         else:
             out.append(Scored(sample, Status.ERROR, error=r.error or "unknown error"))
         if on_result is not None:
@@ -255,7 +263,15 @@ def _card_summary(engine: Engine) -> dict[str, Any]:
     return {"id": c.id, "file": engine.path.name, "architecture": c.architecture, "input_size": c.input_size,
             "threshold": c.threshold, "threshold_rule": c.threshold_rule, "val_metrics": dict(c.val_metrics),
             "trained_at": c.trained_at, "intended_use": c.intended_use, "training_data": c.training_data,
-            "provider": engine.provider}
+            "provider": engine.provider, "scope_gate": describe_ood(getattr(c, "ood", None))}
+
+
+def _scope_summary(ok: Sequence[Scored]) -> dict[str, Any]:
+    """How many of the evaluated films the scope gate would refuse, and why (the films were scored anyway)."""
+    refused = [s for s in ok if s.scope_reason]
+    reasons = Counter(r.split(" (")[0] for s in refused for r in s.scope_reason.split("; "))
+    return {"films": len(ok), "refused": len(refused), "rate": len(refused) / len(ok) if ok else 0.0,
+            "reasons": dict(reasons.most_common())}
 
 
 def write_report(
@@ -352,6 +368,7 @@ def write_report(
         **{k: v for k, v in summary.items() if k != "curves"},
         "training": training,
         "unreadable": [{"path": display_name(s.sample.path, data_root), "error": s.error} for s in failed],
+        "scope": _scope_summary(ok),
         "misclassified_total": int(conf["fp"] + conf["fn"]),
         "notes": notes,
     }
