@@ -60,6 +60,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--no-scope-gate", action="store_true",
                    help="research use: give the model's call even for films the scope gate refuses (their "
                         "scope columns still say why); logged")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this machine (default); ray: a Ray cluster (needs the cluster extra; --workers "
+                        "then sets the number of actors, default one per cluster CPU, or per GPU)")
+    p.add_argument("--ray-address", metavar="ADDRESS",
+                   help="with --engine ray: 'auto' joins the cluster this machine belongs to (ray start), "
+                        "ray://HOST:10001 connects as a Ray Client; default: start a local Ray here")
+    p.add_argument("--parquet", type=Path, metavar="OUT.parquet",
+                   help="also write the rows as Parquet once the run completes (needs the cluster extra)")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the rows OUT.csv already has for unchanged films (same path, content, model and "
+                        "threshold) and score only the rest; rows are appended per batch, so a killed run "
+                        "leaves a valid CSV to resume from")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary; errors only")
     p.set_defaults(func=run)
     return p
@@ -96,6 +108,22 @@ def _scope_gate(card: Any, *, enforce: bool) -> ScopeGate:
     return gate
 
 
+def _resume(args: argparse.Namespace, paths: list[Path], base: Path, engine: Any, check: Any,
+            failures: tuple) -> Any:
+    """``--resume``: keep the CSV's rows that still hold (see inference/resume.py); CommandError if it cannot."""
+    from xrayviewer.inference.resume import ResumeError, prepare_resume
+
+    try:
+        return prepare_resume(args.csv, paths, base=base, model_id=engine.card.id, threshold=engine.threshold,
+                              check=check)
+    except ResumeError as exc:
+        raise CommandError(f"cannot resume from {args.csv}: {exc}") from None
+    except OSError as exc:
+        raise CommandError(f"cannot resume from {args.csv}: {exc.strerror or exc}") from None
+    except failures as exc:
+        raise CommandError(str(exc)) from None
+
+
 def _cannot_write(csv_path: Path, exc: OSError) -> CommandError:
     return CommandError(f"cannot write the CSV {csv_path}: {exc.strerror or exc}")
 
@@ -103,11 +131,29 @@ def _cannot_write(csv_path: Path, exc: OSError) -> CommandError:
 def run(args: argparse.Namespace) -> int:
     """Score films; see the module docstring for exit codes."""
     print(NOTICE, file=sys.stderr)
-    with _quiet_pydicom(getattr(args, "verbose", False)):
-        return _run(args)
+    with _quiet_pydicom(getattr(args, "verbose", False)), contextlib.ExitStack() as stack:
+        return _run(args, stack)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _engine_for(args: argparse.Namespace, engine: Any, stack: contextlib.ExitStack) -> tuple[Any, Any, Any, tuple]:
+    """For ``--engine``: the batch scorer, the ``--resume`` hash check, the summary's "on ..." words (a
+    callable, asked after the run) and the engine's own failure type. Connects to Ray for ``ray``."""
+    from xrayviewer.inference.resume import same_content
+    from xrayviewer.inference.scoring import score_batches
+
+    if args.engine != "ray":
+        return score_batches, same_content, lambda: engine.provider, ()
+    from xrayviewer.cluster.ray_engine import ClusterError, RayScorer, ray_session, same_content_on_ray
+
+    try:
+        stack.enter_context(ray_session(args.ray_address))
+    except ClusterError as exc:
+        raise CommandError(str(exc)) from None
+    scorer = RayScorer(engine.path, args.provider)
+    return scorer, same_content_on_ray, scorer.describe, (ClusterError,)
+
+
+def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     from tqdm import tqdm
 
     from xrayviewer.inference import batch
@@ -115,6 +161,13 @@ def _run(args: argparse.Namespace) -> int:
     from xrayviewer.inference.scoring import default_workers
 
     root: Path = args.dir
+    if args.ray_address and args.engine != "ray":
+        raise CommandError("--ray-address needs --engine ray")
+    if args.parquet is not None:
+        from xrayviewer.cluster.parquet import PYARROW_MISSING, parquet_available
+
+        if not parquet_available():
+            raise CommandError(PYARROW_MISSING)
     if not root.exists():
         raise CommandError(f"no such file or folder: {root}")
     paths, base = batch.find_films(root, exclude=args.heatmaps)
@@ -128,7 +181,8 @@ def _run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise CommandError(f"cannot create the heatmap folder {heat_dir}: {exc.strerror or exc}") from None
     # Single-threaded sessions, one run per worker: see score_batches for why.
-    engine = open_engine(args.model, args.provider, threads=1)
+    # With Ray the actors run the model where --provider says; here it only gives the card and settings.
+    engine = open_engine(args.model, "cpu" if args.engine == "ray" else args.provider, threads=1)
     card = engine.card
     source = "model card"
     if not args.no_site_threshold:
@@ -140,22 +194,31 @@ def _run(args: argparse.Namespace) -> int:
     gate = _scope_gate(card, enforce=not args.no_scope_gate)
     workers = args.workers or default_workers()
     quiet = bool(args.quiet)
-    bar = tqdm(total=len(paths), unit="film", file=sys.stderr, disable=quiet, mininterval=0.5,
-               dynamic_ncols=True, desc="scoring")
+    scorer, check, where, failures = _engine_for(args, engine, stack)
+    todo, resumed = paths, None
+    if args.resume:
+        resumed = _resume(args, paths, base, engine, check, failures)
+        todo = resumed.todo
+        if not quiet and (resumed.kept or resumed.dropped or resumed.notes):
+            print(path_text(f"resuming {args.csv}: " + "; ".join([
+                *resumed.notes, f"kept {resumed.kept} rows, dropped {resumed.dropped} (changed, deleted, "
+                f"torn or scored otherwise), {len(todo)} films to score"])), file=sys.stderr)
+    bar = tqdm(total=len(paths), initial=len(paths) - len(todo), unit="film", file=sys.stderr, disable=quiet,
+               mininterval=0.5, dynamic_ncols=True, desc="scoring")
 
     def heatmap_failed(rel: str, exc: Exception) -> None:
         bar.write(f"warning: no heatmap for {rel}: {path_text(str(exc))}", file=sys.stderr)
 
     try:
-        out = batch.RowWriter(args.csv)
+        out = batch.RowWriter(args.csv, append=args.resume)
     except OSError as exc:
         bar.close()
         raise _cannot_write(args.csv, exc) from None
     tally = batch.Tally()
     cancel = threading.Event()
     with out, batch.OutputPool(workers, on_error=heatmap_failed, name="heatmap") as heatmaps:
-        rows = batch.score_rows(paths, engine, base=base, batch_size=args.batch_size, workers=args.workers,
-                                keep_cam=heat_dir is not None, cancel=cancel, gate=gate)
+        rows = batch.score_rows(todo, engine, base=base, batch_size=args.batch_size, workers=args.workers,
+                                keep_cam=heat_dir is not None, cancel=cancel, gate=gate, scorer=scorer)
         start = time.perf_counter()
         try:
             for chunk in rows:
@@ -177,9 +240,15 @@ def _run(args: argparse.Namespace) -> int:
             rows.close()  # stops decoding: queued films are dropped, running ones finish
             bar.close()
             partial = out.keep_partial()
-            print(f"xrayviewer score: interrupted after {tally.done} of {len(paths)} films; "
-                  f"the rows so far are in {path_text(str(partial))}", file=sys.stderr)
+            print(f"xrayviewer score: interrupted after {tally.done} of {len(todo)} films; "
+                  f"the rows so far are in {path_text(str(partial))} (--resume goes on from them)", file=sys.stderr)
             return EXIT_INTERRUPTED
+        except failures as exc:  # the cluster failed (never a film: those are error rows)
+            cancel.set()
+            heatmaps.cancel()
+            rows.close()
+            partial = out.keep_partial()
+            raise CommandError(f"{exc}; the rows so far are in {partial} (--resume goes on from them)") from None
         except OSError as exc:  # the CSV's disk filled up or went away
             cancel.set()
             rows.close()
@@ -191,6 +260,13 @@ def _run(args: argparse.Namespace) -> int:
             out.commit()
         except OSError as exc:
             raise _cannot_write(args.csv, exc) from None
+    if args.parquet is not None:
+        from xrayviewer.cluster.parquet import csv_to_parquet
+
+        try:
+            csv_to_parquet(args.csv, args.parquet)
+        except OSError as exc:
+            raise CommandError(f"cannot write the Parquet file {args.parquet}: {exc.strerror or exc}") from None
 
     if not quiet:
         rate = tally.done / elapsed if elapsed > 0 else float("inf")
@@ -199,14 +275,17 @@ def _run(args: argparse.Namespace) -> int:
             f"{tally.out_of_scope} out of scope{' (judged anyway: scope gate off)' if not gate.enforce else ''}, "
             f"{tally.positive} PNEUMONIA at threshold {engine.threshold:g} ({source}) in {elapsed:.1f} s "
             f"({rate:.0f} films/s) "
-            f"with model {card.id} on {engine.provider}; wrote {args.csv}"
+            f"with model {card.id} on {where()}; wrote {args.csv}"
         )
+        if resumed is not None and resumed.kept:
+            summary += f" (with the {resumed.kept} rows kept from the earlier run)"
         if heat_dir is not None:
             summary += f"; {heatmaps.done} heatmaps in {heat_dir}"
         print(path_text(summary), file=sys.stderr)
-    if tally.errors or heatmaps.failed:
+    errors = tally.errors + (resumed.kept_errors if resumed is not None else 0)
+    if errors or heatmaps.failed:
         if quiet:
-            print(f"xrayviewer score: {tally.errors} films could not be scored"
+            print(f"xrayviewer score: {errors} films could not be scored"
                   + (f", {heatmaps.failed} heatmaps failed" if heatmaps.failed else "")
                   + "; see the CSV's error column", file=sys.stderr)
         return EXIT_SOME_FAILED

@@ -5,7 +5,9 @@
    :func:`xrayviewer.inference.scoring.score_batches` (paths in, ``list[FilmResult]`` per batch out, in
    order); :func:`rows_from_batches` turns any such stream into rows.
 2. **the CSV** - :class:`RowWriter` writes the rows to a temp file beside the target, appending and
-   flushing per batch, and renames it into place only when the run completes (or to ``.partial``).
+   flushing per batch, and renames it into place only when the run completes (or to ``.partial``);
+   with ``append=True`` (``--resume``, see :mod:`.resume`) it appends to the CSV itself instead, one
+   write and fsync per batch, so the file stays valid however the run ends.
 3. **per-film outputs** - :class:`OutputPool` writes heat maps (or other per-film files) on a bounded
    thread pool beside the scoring; one failure never stops the run.
 
@@ -14,14 +16,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
+import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from xrayviewer.common.files import AtomicFile
 from xrayviewer.common.text import path_text
@@ -179,42 +184,90 @@ class RowWriter:
     The rows live in a temp file beside the target until :meth:`commit` renames it into place, so a
     reader never sees a CSV that looks complete but is not. Leaving the ``with`` block without a commit
     removes the temp file. Raises OSError when the file cannot be created or written.
+
+    ``append=True`` (a run that can resume) writes to the target itself: the header only when the file
+    is new or empty, then each batch's rows as one write, flushed and fsynced, so after a crash or
+    ``kill -9`` the CSV holds every finished batch (at worst the last line is torn if the kill lands
+    inside that one write; :func:`~xrayviewer.inference.resume.prepare_resume` drops such a line). Nothing
+    is ever removed: :meth:`keep_partial` and :meth:`discard` only close it.
     """
 
-    def __init__(self, target: Path, columns: Sequence[str] = COLUMNS) -> None:
+    def __init__(self, target: Path, columns: Sequence[str] = COLUMNS, *, append: bool = False) -> None:
         self.target = Path(target)
-        self._file = AtomicFile(self.target)
-        self._csv = csv.writer(self._file.file)
-        self._csv.writerow(columns)
+        self.append = append
         self.rows = 0
+        self._atomic: AtomicFile | None = None
+        if append:
+            if self.target.is_dir():
+                raise IsADirectoryError(21, "it is a folder", str(self.target))
+            self._out: IO[str] = open(self.target, "a", encoding="utf-8", newline="")  # noqa: SIM115
+            if self._out.tell() == 0:
+                self._put([list(columns)])
+        else:
+            self._atomic = AtomicFile(self.target)
+            self._out = self._atomic.file
+            self._put([list(columns)])
+
+    def _put(self, rows: Iterable[Sequence[str]]) -> int:
+        """Write rows as one piece of text (one write call) and flush it; fsync too when appending."""
+        text = io.StringIO()
+        writer = csv.writer(text)
+        n = 0
+        for cells in rows:
+            writer.writerow(cells)
+            n += 1
+        self._out.write(text.getvalue())
+        self._out.flush()
+        if self.append:
+            os.fsync(self._out.fileno())
+        return n
 
     def write(self, rows: Iterable[ScoreRow]) -> None:
-        """Append rows and flush them to the temp file (a long run's work never sits only in RAM)."""
-        n = 0
-        for row in rows:
-            self._csv.writerow(row.cells())
-            n += 1
-        self._file.file.flush()
-        self.rows += n
+        """Append rows and flush them (a long run's work never sits only in RAM)."""
+        self.rows += self._put(row.cells() for row in rows)
 
     def commit(self) -> Path:
-        """Sync and rename over the target; returns it."""
-        return self._file.commit()
+        """Sync and rename over the target (appending: sync and close it); returns it."""
+        if self._atomic is not None:
+            return self._atomic.commit()
+        self._close()
+        return self.target
 
     def keep_partial(self) -> Path:
-        """Keep the rows so far as ``TARGET.partial`` (an interrupted run); the target is not touched."""
+        """Keep the rows so far as ``TARGET.partial`` (an interrupted run); the target is not touched.
+
+        Appending, the rows so far are already in the target, which is returned (a later ``--resume``
+        goes on from them)."""
+        if self._atomic is None:
+            self._close()
+            return self.target
         partial = self.target.with_name(self.target.name + ".partial")
-        self._file.abandon(keep_as=partial)
+        self._atomic.abandon(keep_as=partial)
         return partial
 
     def discard(self) -> None:
-        self._file.abandon()
+        if self._atomic is not None:
+            self._atomic.abandon()
+        else:
+            self._close()
+
+    def _close(self) -> None:
+        if not self._out.closed:
+            try:
+                self._out.flush()
+                os.fsync(self._out.fileno())
+            finally:
+                self._out.close()
 
     def __enter__(self) -> RowWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._file.abandon()  # no-op after commit / keep_partial
+        if self._atomic is not None:
+            self._atomic.abandon()  # no-op after commit / keep_partial
+        else:
+            with contextlib.suppress(OSError):
+                self._close()
 
 
 class OutputPool:

@@ -1,0 +1,284 @@
+"""The Ray engine: the same batch scoring, with the films spread over a Ray cluster.
+
+Ray Data streams the list of films (paths only; each film is read where it is scored) through a pool
+of actors. Each actor holds one onnxruntime session and runs the core's own
+:func:`~xrayviewer.inference.scoring.score_batches` on its batches, so decoding, preprocessing, the
+model, the threshold in force and the scope gate are exactly the local engine's: the driver's engine
+settings (model card, site threshold, ...) and the scope gate travel to every actor, and only the
+onnxruntime session is made anew there. The results come back in input order (pickled
+:class:`~xrayviewer.inference.scoring.FilmResult` objects), and the driver writes the CSV, the heat maps
+and the summary as for a local run.
+
+Films must be readable at the same path on every node (a shared file system, or object storage mounted
+as one); the model travels with the job. Every node needs the same xrayviewer with the ``cluster`` extra.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import pickle
+import shutil
+import tempfile
+import threading
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xrayviewer.inference.scoring import FilmResult
+
+log = logging.getLogger(__name__)
+
+RAY_MISSING = "--engine ray needs Ray: pip install 'xrayviewer[cluster]'"
+
+# Engine attributes that belong to one onnxruntime session and are made anew in each actor.
+_SESSION_ONLY = frozenset({"session", "path", "provider", "threads"})
+
+
+class ClusterError(RuntimeError):
+    """Ray is missing, the cluster cannot be reached, cannot run the job, or failed during it."""
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise ClusterError(RAY_MISSING) from None
+    return ray
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> Iterator[Any]:
+    """Connect to Ray for one command; yields the ``ray`` module.
+
+    ``address``: None starts a local Ray on this machine (bound to 127.0.0.1, no dashboard), ``auto``
+    joins the cluster this node belongs to (``ray start``), ``ray://HOST:10001`` is a Ray Client
+    connection. A Ray already initialised in this process is used as it is and left running.
+    Ray's usage statistics are switched off unless the environment says otherwise.
+    """
+    ray = _import_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    kwargs: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
+    if address is None:
+        kwargs.update(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
+    elif not address.startswith("ray://"):
+        kwargs.update(include_dashboard=False)
+    where = "a local Ray" if address is None else f"the Ray cluster at {address}"
+    try:
+        ray.init(address=address, **kwargs)
+    except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError, ... by case
+        raise ClusterError(f"cannot start or reach {where}: {_first_line(exc)}") from None
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How the actor pool is laid out on the cluster."""
+
+    actors: int
+    cpus_per_actor: int  # also the actor's decode threads
+    gpus_per_actor: int
+    provider: str  # what each actor's engine asks onnxruntime for
+
+    def describe(self) -> str:
+        unit = f"{self.gpus_per_actor} GPU + {self.cpus_per_actor} CPU" if self.gpus_per_actor else \
+            f"{self.cpus_per_actor} CPU"
+        return f"Ray, {self.actors} actor{'s' if self.actors != 1 else ''} x {unit} (provider {self.provider})"
+
+
+def plan_pool(resources: dict[str, float], provider: str, actors: int | None = None) -> Plan:
+    """One single-threaded actor per CPU; with GPUs (``cuda``, or ``auto`` on a cluster that has them) one
+    actor per GPU, with the node's CPUs shared out between them for decoding."""
+    cpus = max(1, int(resources.get("CPU", 1)))
+    gpus = int(resources.get("GPU", 0))
+    if provider == "cuda" and gpus == 0:
+        raise ClusterError("--provider cuda: the Ray cluster has no GPUs (ray status lists its resources)")
+    if provider in ("cuda", "auto") and gpus > 0:
+        return Plan(actors or gpus, max(1, min(8, cpus // gpus)), 1, provider)
+    return Plan(actors or cpus, 1, 0, "cpu")
+
+
+def engine_state(engine: Any) -> dict[str, Any]:
+    """The engine's settings that the actors copy: everything but the onnxruntime session and its paths
+    (model card, the threshold in force, output names, and whatever else the engine learns to carry)."""
+    return {k: v for k, v in vars(engine).items()
+            if k not in _SESSION_ONLY and not type(v).__module__.startswith("onnxruntime")}
+
+
+class ScoreActor:
+    """One Ray actor: one onnxruntime session, scoring whole batches with the core's ``score_batches``."""
+
+    def __init__(self, model: list[Any], state: dict[str, Any], provider: str, threads: int, keep_cam: bool,
+                 options: dict[str, Any]) -> None:
+        import ray
+
+        from xrayviewer.inference.engine import Engine
+
+        warnings.filterwarnings("ignore", module=r"pydicom\b")  # a damaged film becomes its error row
+        logging.getLogger("pydicom").setLevel(logging.ERROR)
+        folder = Path(tempfile.mkdtemp(prefix="xrayviewer-actor-"))
+        try:
+            path = folder / "model.onnx"
+            path.write_bytes(ray.get(model[0]))  # [ref]: the bytes are fetched once per node, not copied in
+            card = state.get("card")
+            if card is not None:  # a model whose card is a sidecar file, not in its metadata
+                path.with_suffix(".card.json").write_text(card.to_json(), encoding="utf-8")
+            self.engine = Engine(path, provider, threads=1)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        vars(self.engine).update(state)
+        self.threads = threads
+        self.keep_cam = keep_cam
+        self.options = options
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from xrayviewer.inference.scoring import score_batches
+
+        paths = [Path(os.fsdecode(bytes(p))) for p in batch["path"]]
+        results: list[FilmResult] = []
+        for chunk in score_batches(paths, self.engine, batch_size=len(paths), workers=self.threads,
+                                   keep_cam=self.keep_cam, **self.options):
+            results.extend(chunk)
+        out = np.empty(len(results), dtype=object)
+        out[:] = [pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL) for r in results]
+        return {"result": out}
+
+
+@contextlib.contextmanager
+def _data_context(ray: Any) -> Iterator[None]:
+    """Ray Data settings for one job: results in input order, no progress bars or banners on stderr."""
+    ctx = ray.data.DataContext.get_current()
+    saved = (ctx.execution_options.preserve_order, ctx.enable_progress_bars, ctx.print_on_execution_start,
+             ctx.enable_auto_log_stats)
+    data_log = logging.getLogger("ray.data")
+    level = data_log.level
+    ctx.execution_options.preserve_order = True
+    ctx.enable_progress_bars = False
+    ctx.print_on_execution_start = False
+    ctx.enable_auto_log_stats = False
+    data_log.setLevel(logging.ERROR)  # our own settings above would otherwise be announced as warnings
+    try:
+        yield
+    finally:
+        (ctx.execution_options.preserve_order, ctx.enable_progress_bars, ctx.print_on_execution_start,
+         ctx.enable_auto_log_stats) = saved
+        data_log.setLevel(level)
+
+
+def _path_items(paths: Sequence[Path], **columns: Sequence[Any]) -> list[dict[str, Any]]:
+    """Dataset rows: absolute paths as bytes (any file name survives Arrow), plus extra columns."""
+    items: list[dict[str, Any]] = [{"path": os.fsencode(os.path.abspath(p))} for p in paths]
+    for name, values in columns.items():
+        for item, value in zip(items, values, strict=True):
+            item[name] = value
+    return items
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+class RayScorer:
+    """A :class:`~xrayviewer.inference.batch.BatchScorer` that scores on Ray (see the module docstring).
+
+    ``model``: the ONNX file the driver loaded (its bytes go to the actors); ``provider``: what the actors
+    ask for. ``workers`` passed by :func:`~xrayviewer.inference.batch.score_rows` sets the number of
+    actors (default: one per cluster CPU, or per GPU). Needs a :func:`ray_session`.
+    """
+
+    def __init__(self, model: Path, provider: str = "auto") -> None:
+        self.model = Path(model)
+        self.provider = provider
+        self.plan: Plan | None = None
+
+    def describe(self) -> str:
+        return self.plan.describe() if self.plan else "Ray"
+
+    def __call__(self, paths: Sequence[Path], engine: Any, *, batch_size: int, workers: int | None,
+                 keep_cam: bool, cancel: threading.Event | None, **options: Any) -> Iterator[list[FilmResult]]:
+        paths = list(paths)
+        if not paths:
+            return
+        ray = _import_ray()
+        try:
+            resources = ray.cluster_resources()
+            model = self.model.read_bytes()
+        except OSError as exc:
+            raise ClusterError(f"cannot read the model {self.model}: {exc.strerror or exc}") from None
+        self.plan = plan = plan_pool(resources, self.provider, workers)
+        log.info("scoring %d films on %s", len(paths), plan.describe())
+        model_ref = ray.put(model)
+        with _data_context(ray):
+            ds = ray.data.from_items(_path_items(paths), override_num_blocks=math.ceil(len(paths) / batch_size))
+            ds = ds.map_batches(
+                ScoreActor,
+                batch_size=batch_size,
+                batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=plan.actors),
+                num_cpus=plan.cpus_per_actor,
+                num_gpus=plan.gpus_per_actor or None,
+                fn_constructor_kwargs={
+                    "model": [model_ref], "state": engine_state(engine), "provider": plan.provider,
+                    "threads": plan.cpus_per_actor, "keep_cam": keep_cam, "options": options,
+                },
+            )
+            batches = iter(ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=2))
+            done = 0
+            try:
+                while cancel is None or not cancel.is_set():
+                    try:
+                        batch = next(batches, None)
+                    except Exception as exc:  # a Ray failure, never a film's (those are error rows)
+                        raise ClusterError(f"the Ray job failed after {done} films: {_first_line(exc)}") from exc
+                    if batch is None:
+                        break
+                    results: list[FilmResult] = [pickle.loads(b) for b in batch["result"]]
+                    for r in results:  # the driver's own Path objects: rows name films as the local engine does
+                        r.path = paths[done]
+                        done += 1
+                    yield results
+            finally:
+                close = getattr(batches, "close", None)
+                if close is not None:
+                    close()  # stops the dataset: queued batches are dropped, actors released
+
+
+def _check_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Ray task: whether each film still hashes to the sha256 its CSV row carries."""
+    from xrayviewer.inference.resume import film_sha256
+
+    same = [film_sha256(Path(os.fsdecode(bytes(p)))) == str(s) for p, s in zip(batch["path"], batch["sha"],
+                                                                               strict=True)]
+    return {"same": np.asarray(same, dtype=bool)}
+
+
+def same_content_on_ray(items: Sequence[tuple[Path, str]]) -> list[bool]:
+    """:data:`~xrayviewer.inference.resume.HashCheck` spread over the cluster (``--resume`` with Ray)."""
+    if not items:
+        return []
+    ray = _import_ray()
+    with _data_context(ray):
+        ds = ray.data.from_items(_path_items([p for p, _ in items], sha=[s for _, s in items]),
+                                 override_num_blocks=math.ceil(len(items) / 256))
+        ds = ds.map_batches(_check_batch, batch_size=256, batch_format="numpy", num_cpus=1)
+        try:
+            out = [bool(x) for b in ds.iter_batches(batch_size=None, batch_format="numpy") for x in b["same"]]
+        except Exception as exc:
+            raise ClusterError(f"the Ray job checking the earlier rows failed: {_first_line(exc)}") from exc
+    if len(out) != len(items):
+        raise ClusterError(f"the Ray job checking the earlier rows returned {len(out)} of {len(items)} answers")
+    return out
