@@ -24,7 +24,7 @@ def _gaussian(n: int, d: int, seed: int, shift: float = 0.0, rank: int = 96) -> 
 @pytest.fixture(scope="module")
 def fitted() -> tuple[OodDetector, np.ndarray]:
     train, val = _gaussian(3000, 128, seed=1), _gaussian(500, 128, seed=2)
-    return fit_ood(train, val, max_val_refusal=0.01, components=32), val
+    return fit_ood(train, val, max_val_refusal=0.01, components=32, margin=1.0), val
 
 
 def test_cutoff_refuses_at_most_one_percent_of_val(fitted: tuple[OodDetector, np.ndarray]) -> None:
@@ -53,7 +53,7 @@ def test_typical_training_film_scores_about_one(fitted: tuple[OodDetector, np.nd
 
 def test_margin_only_lowers_refusals() -> None:
     train, val = _gaussian(2000, 64, seed=7), _gaussian(300, 64, seed=8)
-    plain = fit_ood(train, val, components=16)
+    plain = fit_ood(train, val, components=16, margin=1.0)
     wide = fit_ood(train, val, components=16, margin=1.2)
     assert wide.cutoff == pytest.approx(plain.cutoff * 1.2)
     assert wide.info["val_refused"] <= plain.info["val_refused"]
