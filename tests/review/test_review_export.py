@@ -35,8 +35,9 @@ def read_csv(path: Path) -> list[list[str]]:
 
 def expected_row(d: LoggedDecision) -> list[str]:
     return [d.path, d.sha256, d.study, d.model_id, str(d.probability), d.model_call, str(d.threshold),
-            d.reviewer, d.decision, "true" if d.agrees else "false", d.note, d.decided_at_utc, d.app_version,
-            d.scope, d.scope_reason]
+            d.reviewer, d.decision, "true" if d.agrees else "false",
+            "'" + d.note if d.note.startswith("=") else d.note,  # CSV injection: a formula stays text
+            d.decided_at_utc, d.app_version, d.scope, d.scope_reason]
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from xrayviewer import NOTICE, __version__
+from xrayviewer.common.csv_safety import safe_row
 from xrayviewer.common.files import atomic_write
 from xrayviewer.common.text import path_text
 from xrayviewer.common.vocab import LABELS, Status
@@ -146,11 +147,12 @@ def _write_predictions(path: Path, scored: Sequence[Scored], root: Path | None, 
             smp = s.sample
             if s.ok:
                 call = int(s.probability >= threshold)
-                w.writerow([display_name(smp.path, root), LABELS[smp.label], smp.subtype, smp.patient, smp.split,
-                            f"{s.probability:.6f}", LABELS[call], int(call == smp.label), Status.OK, ""])
+                w.writerow(safe_row([display_name(smp.path, root), LABELS[smp.label], smp.subtype, smp.patient,
+                                     smp.split, f"{s.probability:.6f}", LABELS[call], int(call == smp.label),
+                                     Status.OK, ""]))
             else:
-                w.writerow([display_name(smp.path, root), LABELS[smp.label], smp.subtype, smp.patient, smp.split,
-                            "", "", "", Status.ERROR, s.error])
+                w.writerow(safe_row([display_name(smp.path, root), LABELS[smp.label], smp.subtype, smp.patient,
+                                     smp.split, "", "", "", Status.ERROR, s.error]))
 
 
 class _Figures:

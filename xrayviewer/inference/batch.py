@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from xrayviewer.common.csv_safety import safe_row
 from xrayviewer.common.files import AtomicFile
 from xrayviewer.common.text import path_text
 from xrayviewer.common.vocab import Label, Status
@@ -214,7 +215,7 @@ class RowWriter:
         writer = csv.writer(text)
         n = 0
         for cells in rows:
-            writer.writerow(cells)
+            writer.writerow(safe_row(cells))  # no cell a spreadsheet would run as a formula
             n += 1
         self._out.write(text.getvalue())
         self._out.flush()

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xrayviewer.common.csv_safety import safe_cell
 from xrayviewer.common.files import AtomicFile
 from xrayviewer.common.vocab import Status
 from xrayviewer.films import FilmError
@@ -96,7 +97,7 @@ def prepare_resume(target: Path, paths: Sequence[Path], *, base: Path, model_id:
         return Resume(list(paths), notes=notes)
     index = {name: i for i, name in enumerate(columns)}
     key = [index[c] for c in _KEY]
-    want = {relative_name(p, base): p for p in paths}
+    want = {safe_cell(relative_name(p, base)): p for p in paths}  # as RowWriter wrote the path cell
     threshold_text = f"{threshold:g}"
 
     # Pass 1: the candidates (right film, model and threshold), first row per film; hashes checked after.

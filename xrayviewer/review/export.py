@@ -12,6 +12,7 @@ import errno
 import os
 from pathlib import Path
 
+from xrayviewer.common.csv_safety import safe_row
 from xrayviewer.common.files import atomic_write
 from xrayviewer.review.log import AgreementLog, LoggedDecision, ReviewError
 
@@ -58,7 +59,7 @@ def write_csv(decisions: list[LoggedDecision], csv_path: str | os.PathLike[str])
         with atomic_write(target) as f:
             writer = csv.writer(f)
             writer.writerow(CSV_COLUMNS)
-            writer.writerows(csv_row(d) for d in decisions)
+            writer.writerows(safe_row(csv_row(d)) for d in decisions)  # notes and names never run as formulas
     except OSError as e:
         raise ExportError(_why(e, target)) from e
     return len(decisions)
