@@ -156,6 +156,9 @@ class PacsClient:
                             "the URL right?", "down") from None
         except requests.exceptions.HTTPError as exc:
             raise self._http_error(exc.response, action, what) from None
+        except requests.exceptions.JSONDecodeError:
+            raise PacsError(f"the PACS sent a reply that could not be read while {action}: not DICOM JSON",
+                            "bad_reply") from None
         except requests.exceptions.RequestException as exc:
             raise PacsError(f"the request to {url} failed while {action}: {type(exc).__name__}", "bad_reply") from None
         except (ValueError, KeyError, TypeError, EOFError, pydicom.errors.InvalidDicomError) as exc:
