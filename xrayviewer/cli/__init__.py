@@ -16,7 +16,7 @@ from xrayviewer.applog import install_crash_handler, setup_logging
 from xrayviewer.cli.common import EXIT_INTERRUPTED, CommandError, command_name, fail
 
 # modules under xrayviewer.cli, each providing add_parser(subparsers) which sets func=run
-SUBCOMMANDS = ("gui", "score", "review", "train", "evaluate")
+SUBCOMMANDS = ("gui", "score", "review", "train", "evaluate", "pacs")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xrayviewer import NOTICE
+from xrayviewer.cli import pacs as pacs_cli
 from xrayviewer.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, CommandError, open_engine, positive_int
 from xrayviewer.common.text import path_text
 from xrayviewer.inference.heatmap_png import HEATMAP_LONG_EDGE
@@ -36,7 +37,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="score a folder of films into a CSV",
         description="Score every film under DIR (recursively) and write one CSV row per film. " + NOTICE,
     )
-    p.add_argument("dir", type=Path, metavar="DIR", help="folder of films (searched recursively) or one film")
+    p.add_argument("dir", type=Path, metavar="DIR", nargs="?",
+                   help="folder of films (searched recursively) or one film (or --pacs instead)")
     p.add_argument("--csv", type=Path, required=True, metavar="OUT.csv", help="where to write the results")
     p.add_argument("--model", type=Path, metavar="PATH", help="ONNX model (default: the bundled model)")
     p.add_argument(
@@ -72,6 +74,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="keep the rows OUT.csv already has for unchanged films (same path, content, model and "
                         "threshold) and score only the rest; rows are appended per batch, so a killed run "
                         "leaves a valid CSV to resume from")
+    pacs_cli.add_score_arguments(p)  # --dicom-out, --pacs, --study, --since, --modality, --store-results
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary; errors only")
     p.set_defaults(func=run)
     return p
@@ -160,6 +163,7 @@ def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     from xrayviewer.inference.heatmap_png import heatmap_path, write_heatmap
     from xrayviewer.inference.scoring import default_workers
 
+    pacs_cli.check_score_arguments(args)
     root: Path = args.dir
     if args.ray_address and args.engine != "ray":
         raise CommandError("--ray-address needs --engine ray")
@@ -168,12 +172,16 @@ def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
 
         if not parquet_available():
             raise CommandError(PYARROW_MISSING)
-    if not root.exists():
-        raise CommandError(f"no such file or folder: {root}")
-    paths, base = batch.find_films(root, exclude=args.heatmaps)
-    if not paths:
-        raise CommandError(f"no films found in {root} "
-                           "(looked for .jpg, .jpeg, .png, .dcm, .dicom and extensionless DICOM files)")
+    fetched = pacs_cli.fetch_for_score(args, bool(args.quiet)) if args.pacs else None
+    if fetched is not None:  # --pacs: the studies' films, fetched into the local cache
+        paths, base = fetched.films, fetched.base
+    else:
+        if not root.exists():
+            raise CommandError(f"no such file or folder: {root}")
+        paths, base = batch.find_films(root, exclude=args.heatmaps)
+        if not paths:
+            raise CommandError(f"no films found in {root} "
+                               "(looked for .jpg, .jpeg, .png, .dcm, .dicom and extensionless DICOM files)")
     heat_dir: Path | None = args.heatmaps
     if heat_dir is not None:
         try:
@@ -216,10 +224,24 @@ def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
         raise _cannot_write(args.csv, exc) from None
     tally = batch.Tally()
     cancel = threading.Event()
+    dicom = pacs_cli.dicom_outputs(args, base, engine)
+
+    def dicom_failed(rel: str, exc: Exception) -> None:
+        bar.write(f"warning: no DICOM result for {rel}: {path_text(str(exc))}", file=sys.stderr)
+
+    dicom_pool = stack.enter_context(batch.OutputPool(workers, on_error=dicom_failed, name="dicom"))
     with out, batch.OutputPool(workers, on_error=heatmap_failed, name="heatmap") as heatmaps:
         rows = batch.score_rows(todo, engine, base=base, batch_size=args.batch_size, workers=args.workers,
-                                keep_cam=heat_dir is not None, cancel=cancel, gate=gate, scorer=scorer)
+                                keep_cam=heat_dir is not None or dicom is not None, cancel=cancel, gate=gate,
+                                scorer=scorer)
         start = time.perf_counter()
+        if fetched is not None and fetched.problems:  # instances the PACS could not give as films
+            problems = pacs_cli.problem_rows(fetched, engine)
+            out.write(problems)
+            tally.add(problems)
+            for row in problems:
+                if not quiet:
+                    bar.write(f"error: {row.path}: {row.error}", file=sys.stderr)
         try:
             for chunk in rows:
                 out.write(chunk)
@@ -232,11 +254,15 @@ def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
                         heatmaps.submit(row.path, write_heatmap, r.path, r.cam, heatmap_path(heat_dir, r.path, base),
                                         threshold=engine.threshold, sha256=r.sha256, probability=r.probability,
                                         model_id=card.id)
+                    if dicom is not None and row.ok:
+                        dicom_pool.submit(row.path, dicom.add, row.result)
                 bar.update(len(chunk))
             heatmaps.settle()
+            dicom_pool.settle()
         except KeyboardInterrupt:
             cancel.set()
             heatmaps.cancel()
+            dicom_pool.cancel()
             rows.close()  # stops decoding: queued films are dropped, running ones finish
             bar.close()
             partial = out.keep_partial()
@@ -268,6 +294,7 @@ def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
         except OSError as exc:
             raise CommandError(f"cannot write the Parquet file {args.parquet}: {exc.strerror or exc}") from None
 
+    dicom_phrases, store_problems = pacs_cli.finish_dicom(args, dicom) if dicom is not None else ([], 0)
     if not quiet:
         rate = tally.done / elapsed if elapsed > 0 else float("inf")
         summary = (
@@ -281,9 +308,10 @@ def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
             summary += f" (with the {resumed.kept} rows kept from the earlier run)"
         if heat_dir is not None:
             summary += f"; {heatmaps.done} heatmaps in {heat_dir}"
+        summary += "".join(f"; {phrase}" for phrase in dicom_phrases)
         print(path_text(summary), file=sys.stderr)
     errors = tally.errors + (resumed.kept_errors if resumed is not None else 0)
-    if errors or heatmaps.failed:
+    if errors or heatmaps.failed or dicom_pool.failed or store_problems:
         if quiet:
             print(f"xrayviewer score: {errors} films could not be scored"
                   + (f", {heatmaps.failed} heatmaps failed" if heatmaps.failed else "")
