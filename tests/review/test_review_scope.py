@@ -55,7 +55,7 @@ def test_a_schema_2_log_reads_as_in_scope_and_migrates_keeping_rows(tmp_path: Pa
         assert new.id == 3 and new.probability is None and new.scope == "out" and not new.agrees
         assert log.history(film_sha("o"))[0].scope_reason == REASON
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == logmod.SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == logmod.SCHEMA_VERSION == 4
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):  # the triggers came back with the table
         conn.execute("UPDATE decisions SET note = 'x'")
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):

@@ -33,9 +33,11 @@ from xrayviewer.common.vocab import LABELS, Label, LabelText
 NORMAL = Label.NORMAL
 PNEUMONIA = Label.PNEUMONIA
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 OUT_OF_SCOPE = "OUT_OF_SCOPE"  # model_call of a film the scope gate refused (the reader labelled it alone)
 SCOPES = ("in", "out")
+NON_DIAGNOSTIC, RECALL = "NON_DIAGNOSTIC", "RECALL"
+UNREADABLE_CALLS = (NON_DIAGNOSTIC, RECALL)  # what a reader can decide about a film nobody could read
 DEFAULT_TIMEOUT_S = 10.0
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -255,7 +257,76 @@ _CREATE_V3 = (
     "ALTER TABLE decisions_v3 RENAME TO decisions",
     *_CREATE_V1[1:],  # the indexes and the append-only triggers, as v1 made them
 )
-_MIGRATIONS: dict[int, tuple[str, ...]] = {0: _CREATE_V1, 1: _CREATE_V2, 2: _CREATE_V3}
+# v4: a reader's decision on a film that cannot be read (no model output to agree with): non-diagnostic, or
+# recall the patient for a new film. Keyed by study and path (an unreadable file may have no hash).
+_CREATE_V4 = (
+    """
+    CREATE TABLE unreadable_decisions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        sha256 TEXT NOT NULL DEFAULT '' CHECK (sha256 = '' OR length(sha256) = 64),
+        path TEXT NOT NULL,
+        study TEXT NOT NULL,
+        reviewer TEXT NOT NULL CHECK (length(reviewer) > 0),
+        decision TEXT NOT NULL CHECK (decision IN ('NON_DIAGNOSTIC', 'RECALL')),
+        error TEXT NOT NULL DEFAULT '',
+        note TEXT NOT NULL DEFAULT '',
+        decided_at_utc TEXT NOT NULL,
+        app_version TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX unreadable_decisions_film ON unreadable_decisions (study, path, reviewer, id)",
+    """
+    CREATE TRIGGER unreadable_decisions_no_update BEFORE UPDATE ON unreadable_decisions
+    BEGIN SELECT RAISE(ABORT, 'the agreement log is append-only'); END
+    """,
+    """
+    CREATE TRIGGER unreadable_decisions_no_delete BEFORE DELETE ON unreadable_decisions
+    BEGIN SELECT RAISE(ABORT, 'the agreement log is append-only'); END
+    """,
+)
+_MIGRATIONS: dict[int, tuple[str, ...]] = {0: _CREATE_V1, 1: _CREATE_V2, 2: _CREATE_V3, 3: _CREATE_V4}
+
+
+@dataclass(frozen=True)
+class UnreadableDecision:
+    """A reader's decision on a film that could not be read: NON_DIAGNOSTIC or RECALL (a new film needed)."""
+
+    path: str
+    study: str
+    reviewer: str
+    decision: str  # one of UNREADABLE_CALLS
+    sha256: str = ""  # '' when not even the file's bytes could be read
+    error: str = ""  # why it could not be read
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("path", "study"):
+            object.__setattr__(self, name, path_text(getattr(self, name)))
+        object.__setattr__(self, "sha256", str(self.sha256).lower())
+        if self.sha256 and not _SHA256.fullmatch(self.sha256):
+            raise ValueError(f"sha256 must be 64 hex digits or empty, got {self.sha256!r}")
+        if self.decision not in UNREADABLE_CALLS:
+            raise ValueError(f"decision must be one of {UNREADABLE_CALLS}, got {self.decision!r}")
+        object.__setattr__(self, "decision", str(self.decision))
+        if not self.reviewer.strip():
+            raise ValueError("reviewer must not be empty")
+
+
+@dataclass(frozen=True)
+class LoggedUnreadable:
+    id: int
+    sha256: str
+    path: str
+    study: str
+    reviewer: str
+    decision: str
+    error: str
+    note: str
+    decided_at_utc: str
+    app_version: str
+
+
+_UR_COLUMNS = tuple(f.name for f in fields(LoggedUnreadable))
 
 
 @dataclass(frozen=True)
@@ -555,6 +626,34 @@ class AgreementLog:
     def reviewers(self) -> list[str]:
         with self._using("it could not be read") as conn:
             return [r[0] for r in conn.execute("SELECT DISTINCT reviewer FROM decisions ORDER BY reviewer")]
+
+    def record_unreadable(self, d: UnreadableDecision) -> LoggedUnreadable:
+        """Append a decision on an unreadable film as one committed transaction."""
+        if self.readonly:
+            raise self._fail(f"the agreement log is read-only: {self.path}; the decision was NOT saved.",
+                             "readonly")
+        with self._using("the decision was NOT saved") as conn, _write_transaction(conn):
+            row = (d.sha256, d.path, d.study, d.reviewer, d.decision, d.error, d.note, _utc_now(), __version__)
+            cur = conn.execute(f"INSERT INTO unreadable_decisions ({', '.join(_UR_COLUMNS[1:])}) VALUES "
+                               f"({', '.join('?' * (len(_UR_COLUMNS) - 1))})", row)
+        assert cur.lastrowid is not None
+        return LoggedUnreadable(cur.lastrowid, *row)
+
+    def latest_unreadable(self, reviewer: str | None = None, study: str | None = None) -> list[LoggedUnreadable]:
+        """The decision that counts per (study, film path, reviewer) on unreadable films, oldest first."""
+        if getattr(self, "_version", SCHEMA_VERSION) < 4:  # an older log opened read-only has none
+            return []
+        where, params = [], []
+        for column, value in (("reviewer", reviewer), ("study", study)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        cond = f"WHERE {' AND '.join(where)}" if where else ""
+        sql = (f"SELECT {', '.join(_UR_COLUMNS)} FROM unreadable_decisions WHERE id IN (SELECT max(id) FROM "
+               f"unreadable_decisions {cond} GROUP BY study, path, reviewer) ORDER BY id")
+        with self._using("it could not be read") as conn:
+            rows = conn.execute(sql, tuple(params)).fetchall()
+        return [LoggedUnreadable(*r) for r in rows]
 
     def record_site_threshold(self, model_id: str, action: Literal["accept", "revert"], threshold: float | None,
                               reviewer: str, figures: str = "{}") -> SiteThresholdEntry:

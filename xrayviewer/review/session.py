@@ -8,7 +8,11 @@ tested in milliseconds and reused by other front ends:
 * the scoring run's state as :class:`RunState`;
 * follow-the-top (until the reviewer picks a film, the view follows the most suspicious one);
 * the next unreviewed film, and what "agree" / "disagree" mean as a label;
-* the review filters (:class:`Filter`).
+* the review filters (:class:`Filter`);
+* who is reading, and blinded reading (other readers' decisions on a film stay hidden until this reader
+  has decided it; on by default when another reader has already read the study);
+* decisions on unreadable films (non-diagnostic, or recall for a new film);
+* the operating threshold in force (the card's or a site threshold) applied to every call shown.
 
 A scoring result is anything shaped like :class:`ScoredFilm` (``inference.scoring.FilmResult`` is), so
 this module needs neither the engine nor onnxruntime.
@@ -22,8 +26,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from xrayviewer.common.text import path_text
 from xrayviewer.common.vocab import Label, Status, TextEnum
-from xrayviewer.review.log import OUT_OF_SCOPE, AgreementLog, Decision, LoggedDecision, ReviewError
+from xrayviewer.review.log import (
+    OUT_OF_SCOPE,
+    UNREADABLE_CALLS,
+    AgreementLog,
+    Decision,
+    LoggedDecision,
+    LoggedUnreadable,
+    ReviewError,
+    UnreadableDecision,
+)
 
 
 class RunState(TextEnum):
@@ -41,6 +55,7 @@ class ReviewState(TextEnum):
     AGREED = "agreed"
     DISAGREED = "disagreed"
     LABELLED = "labelled"  # an out-of-scope film the reader labelled: no model call to agree with
+    FLAGGED = "flagged"  # an unreadable film the reader marked non-diagnostic or recall
 
 
 class Verdict(TextEnum):
@@ -72,6 +87,14 @@ def label_for(kind: DecisionKind | str, model_call: str) -> Label:
     if kind is Verdict.DISAGREE:
         return Label(model_call).opposite
     return Label(kind)
+
+
+class Thresholded(Protocol):
+    """What re-calling films at another threshold needs (``inference.card.ModelCard`` has it)."""
+
+    def call(self, probability: float, threshold: float | None = None) -> str: ...
+
+    def is_borderline(self, probability: float, threshold: float | None = None) -> bool: ...
 
 
 class ScoredFilm(Protocol):
@@ -111,7 +134,25 @@ class FilmItem:
     original_size: tuple[int, int] | None = None
     scope_reason: str = ""  # why the scope gate refused it ('' = in scope, or not scored yet)
     warnings: str = ""  # the gate's soft flags (e.g. patient age)
+    borderline: bool = False  # the call sits in the card's borderline band around the threshold
     decisions: Mapping[str, LoggedDecision] = field(default_factory=dict, repr=False)  # the session's
+    unreadable_decisions: Mapping[str, LoggedUnreadable] = field(default_factory=dict, repr=False)  # by path
+
+    @property
+    def key(self) -> str:
+        """The film's path as the log stores it (decisions on unreadable films are keyed by it)."""
+        return path_text(str(self.path))
+
+    @property
+    def unreadable_decision(self) -> LoggedUnreadable | None:
+        """The current reader's non-diagnostic / recall decision on this unreadable film, if any."""
+        if self.status != Status.ERROR:
+            return None
+        return self.unreadable_decisions.get(self.key)
+
+    @property
+    def reviewed(self) -> bool:
+        return self.decision is not None or self.unreadable_decision is not None
 
     @property
     def name(self) -> str:
@@ -138,6 +179,8 @@ class FilmItem:
 
     @property
     def review_state(self) -> ReviewState:
+        if self.unreadable_decision is not None:
+            return ReviewState.FLAGGED
         d = self.decision
         if d is None:
             return ReviewState.UNREVIEWED
@@ -167,6 +210,7 @@ class FilmItem:
         scope = getattr(result, "scope", None)
         self.scope_reason = scope.reason_text if scope is not None and not scope.in_scope else ""
         self.warnings = scope.warning_text if scope is not None else ""
+        self.borderline = bool(getattr(result, "borderline", False))
 
 
 class Filter(TextEnum):
@@ -234,6 +278,9 @@ class ReviewSession:
         self.folder: Path | None = None
         self.items: list[FilmItem] = []
         self.decisions: dict[str, LoggedDecision] = {}  # current reviewer's, by sha256: the one store
+        self.unreadable: dict[str, LoggedUnreadable] = {}  # current reviewer's on unreadable films, by path
+        self.blinded: bool | None = None  # None: automatic (on when another reader has read this study)
+        self._others_here = 0  # films of this study another reader has decided
         self.run_state = RunState.IDLE
         self.follow_top = True  # until the reviewer picks a film, show the most suspicious one
         self._row_of: dict[Path, int] = {}
@@ -252,7 +299,8 @@ class ReviewSession:
         Returns a warning for the user ('' if none), e.g. when past decisions cannot be read.
         """
         self.folder = Path(folder)
-        self.items = [FilmItem(Path(p), decisions=self.decisions) for p in paths]
+        self.items = [FilmItem(Path(p), decisions=self.decisions, unreadable_decisions=self.unreadable)
+                      for p in paths]
         self._row_of = {it.path: i for i, it in enumerate(self.items)}
         self._rows_of_sha = {}
         self.run_state = RunState.IDLE
@@ -266,15 +314,44 @@ class ReviewSession:
 
     def load_decisions(self) -> str:
         """This reviewer's latest logged decisions for this study (by sha256). Returns a warning or ''."""
-        self.decisions.clear()  # in place: every item reads this dict
-        if self.log is None or not self.reviewer or not self.study:
+        self.decisions.clear()  # in place: every item reads these dicts
+        self.unreadable.clear()
+        self._others_here = 0
+        if self.log is None or not self.study:
             return ""
         try:
-            rows = self.log.latest(reviewer=self.reviewer, study=self.study)
+            rows = self.log.latest(study=self.study)
+            unreadable = self.log.latest_unreadable(study=self.study)
         except ReviewError as exc:
             return f"Cannot read past decisions: {exc}"
-        self.decisions.update((r.sha256, r) for r in rows)
+        self._others_here = len({r.sha256 for r in rows if r.reviewer != self.reviewer}
+                                | {u.path for u in unreadable if u.reviewer != self.reviewer})
+        if self.reviewer:
+            self.decisions.update((r.sha256, r) for r in rows if r.reviewer == self.reviewer)
+            self.unreadable.update((u.path, u) for u in unreadable if u.reviewer == self.reviewer)
         return ""
+
+    # -- who is reading -------------------------------------------------------------------------------------
+
+    def readers(self) -> list[str]:
+        """Everyone who has decided anything in the log, sorted (for picking a known reader)."""
+        if self.log is None:
+            return []
+        try:
+            names = set(self.log.reviewers()) | {u.reviewer for u in self.log.latest_unreadable()}
+        except ReviewError:
+            return []
+        return sorted(names, key=str.casefold)
+
+    @property
+    def others_have_read(self) -> int:
+        """How many films of this study other readers have decided (blinded reading is on by default then)."""
+        return self._others_here
+
+    @property
+    def is_blinded(self) -> bool:
+        """Whether other readers' decisions are hidden until this reader has decided the film."""
+        return self.blinded if self.blinded is not None else self._others_here > 0
 
     def row_of(self, path: Path) -> int | None:
         return self._row_of.get(Path(path))
@@ -289,7 +366,7 @@ class ReviewSession:
     def counts(self) -> Counts:
         scored = sum(it.status == Status.OK for it in self.items)
         errors = sum(it.status == Status.ERROR for it in self.items)
-        reviewed = sum(it.decision is not None for it in self.items)
+        reviewed = sum(it.reviewed for it in self.items)
         return Counts(len(self.items), scored, errors, reviewed, len(self.items) - scored - errors)
 
     def pending_paths(self) -> list[Path]:
@@ -369,6 +446,32 @@ class ReviewSession:
         """After new scores: show the most suspicious film (still following, or nothing shown yet)."""
         return self.follow_top or not has_current
 
+    def first_unreviewed(self, order: Sequence[FilmItem]) -> FilmItem | None:
+        """The first film of ``order`` (display order) with a model call this reader has not decided."""
+        return next((it for it in order if it.judged and it.decision is None), None)
+
+    def film_to_show(self, order: Sequence[FilmItem]) -> FilmItem | None:
+        """What to open while following the top: the first unreviewed film (a restarted review goes on where
+        it stopped), else the first film."""
+        return self.first_unreviewed(order) or (order[0] if order else None)
+
+    # -- the threshold in force ----------------------------------------------------------------------------------
+
+    def apply_threshold(self, threshold: float, card: Thresholded) -> list[int]:
+        """Call every scored, in-scope film again at ``threshold`` (a site threshold accepted or reverted);
+        returns the rows whose call, borderline mark or threshold changed. Decisions already logged keep the
+        call they were made against."""
+        rows = []
+        for row, it in enumerate(self.items):
+            if not it.judged:
+                continue
+            call = card.call(it.probability, threshold)
+            borderline = card.is_borderline(it.probability, threshold)
+            if (call, borderline, it.threshold) != (it.prediction, it.borderline, threshold):
+                it.prediction, it.borderline, it.threshold = call, borderline, float(threshold)
+                rows.append(row)
+        return rows
+
     # -- review rules ----------------------------------------------------------------------------------------------
 
     def why_not_review(self, item: FilmItem | None = None) -> str:
@@ -431,8 +534,40 @@ class ReviewSession:
         self.decisions[logged.sha256] = logged
         return logged
 
+    def decide_unreadable(self, item: FilmItem, kind: str, note: str = "") -> LoggedUnreadable:
+        """Record a reader's decision on an unreadable film: NON_DIAGNOSTIC or RECALL (a new film is needed).
+
+        Raises ReviewError (log unavailable or failed), ValueError (no reviewer, film readable, bad input).
+        """
+        if self.log is None:
+            raise ValueError(f"Review is off: {self.log_error}")
+        if item.status != Status.ERROR:
+            raise ValueError("only an unreadable film can be marked non-diagnostic or recalled")
+        if kind not in UNREADABLE_CALLS:
+            raise ValueError(f"unknown decision {kind!r} for an unreadable film")
+        if not self.reviewer:
+            raise ValueError("no reviewer name: the decision was not recorded")
+        logged = self.log.record_unreadable(UnreadableDecision(
+            path=item.key, study=self.study, reviewer=self.reviewer, decision=kind, sha256=item.sha256,
+            error=item.error, note=note))
+        self.unreadable[logged.path] = logged
+        return logged
+
     def history(self, item: FilmItem | None) -> list[LoggedDecision]:
-        """Every logged decision on this film (all reviewers), oldest first; [] when unknown or unreadable."""
+        """The logged decisions on this film this reader may see, oldest first; [] when unknown or unreadable.
+
+        Blinded, other readers' decisions stay hidden until this reader has decided the film
+        (:meth:`hidden_count` says how many are hidden)."""
+        rows = self._history(item)
+        if self.is_blinded and item is not None and item.decision is None:
+            return [d for d in rows if d.reviewer == self.reviewer]
+        return rows
+
+    def hidden_count(self, item: FilmItem | None) -> int:
+        """How many other readers' decisions on this film blinded reading hides now."""
+        return len(self._history(item)) - len(self.history(item))
+
+    def _history(self, item: FilmItem | None) -> list[LoggedDecision]:
         if item is None or not item.sha256 or self.log is None:
             return []
         try:
