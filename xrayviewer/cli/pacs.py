@@ -184,3 +184,29 @@ def finish_dicom(args: argparse.Namespace, dicom: Any) -> tuple[list[str], int]:
     phrases.append(f"stored {report.stored} result objects in {report.studies} "
                    f"stud{'y' if report.studies == 1 else 'ies'} on the PACS")
     return phrases, len(report.problems)
+
+
+def export_reader_srs(log: Path, out_dir: Path, *, study: str | None, reviewer: str | None) -> int:
+    """``review export --dicom-out``: each latest decision on a DICOM film as a reader SR."""
+    from xrayviewer.cli.common import EXIT_OK, EXIT_SOME_FAILED
+    from xrayviewer.common.text import path_text
+    from xrayviewer.dicomout.reader import export_decisions
+    from xrayviewer.review import AgreementLog, ReviewError
+
+    try:
+        with AgreementLog(log, readonly=True) as opened:
+            decisions = opened.latest(reviewer=reviewer, study=study)
+    except ReviewError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(f"cannot create the DICOM output folder {out_dir}: {exc.strerror or exc}") from None
+    report = export_decisions(decisions, out_dir)
+    for film, why in report.problems:
+        print(path_text(f"warning: no SR for {film}: {why}"), file=sys.stderr)
+    summary = f"wrote {len(report.written)} reader SRs to {out_dir}"
+    if report.not_dicom:
+        summary += f"; {report.not_dicom} decisions are on films that are not DICOM (no SR for them)"
+    print(path_text(summary), file=sys.stderr)
+    return EXIT_SOME_FAILED if report.problems else EXIT_OK

@@ -19,7 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     rsub = p.add_subparsers(dest="review_command", metavar="ACTION", required=True)
     e = rsub.add_parser("export", help="one CSV row per film with its latest decision and the model's output")
     e.add_argument("--log", type=Path, default=None, help="agreement log (default: the user data directory)")
-    e.add_argument("--csv", type=Path, required=True, help="output CSV")
+    e.add_argument("--csv", type=Path, help="output CSV")
+    e.add_argument("--dicom-out", type=Path, metavar="DIR",
+                   help="also (or instead) write each decision on a DICOM film as a DICOM SR naming the reader")
     e.add_argument("--study", help="only this study folder")
     e.add_argument("--reviewer", help="only this reviewer")
     e.set_defaults(func=run_export)
@@ -42,11 +44,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     log = args.log or default_log_path()
-    try:
-        n = export_review_csv(log, args.csv, study=args.study, reviewer=args.reviewer)
-    except ReviewError as exc:
-        raise CommandError(str(exc)) from None
-    print(f"wrote {n} rows to {args.csv}", file=sys.stderr)
+    if args.csv is None and args.dicom_out is None:
+        raise CommandError("give --csv OUT.csv, --dicom-out DIR or both")
+    if args.csv is not None:
+        try:
+            n = export_review_csv(log, args.csv, study=args.study, reviewer=args.reviewer)
+        except ReviewError as exc:
+            raise CommandError(str(exc)) from None
+        print(f"wrote {n} rows to {args.csv}", file=sys.stderr)
+    if args.dicom_out is not None:
+        from xrayviewer.cli.pacs import export_reader_srs
+
+        return export_reader_srs(log, args.dicom_out, study=args.study, reviewer=args.reviewer)
     return EXIT_OK
 
 
