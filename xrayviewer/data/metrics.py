@@ -54,7 +54,7 @@ def sensitivity_first_threshold(labels: np.ndarray, probs: np.ndarray, min_sensi
     pos = np.sort(np.asarray(probs)[y])[::-1]
     if len(pos) == 0:
         raise ValueError("no positive films to set a threshold on")
-    k = int(np.ceil(min_sensitivity * len(pos)))  # films that must be called positive
+    k = int(np.ceil(min_sensitivity * len(pos) - 1e-9))  # films that must be called positive (0.97*100 != 97)
     k = min(max(k, 1), len(pos))
     at = pos[k - 1]
     below = np.asarray(probs)[np.asarray(probs) < at]

@@ -14,21 +14,10 @@ from statistics import NormalDist
 
 import numpy as np
 
+from xrayviewer.data.metrics import sensitivity_first_threshold as empirical_sensitivity_threshold
 from xrayviewer.inference.calibration import logit, sigmoid
 
-
-def empirical_sensitivity_threshold(labels: np.ndarray, probs: np.ndarray, min_sensitivity: float) -> float:
-    """The highest threshold whose sensitivity is still >= `min_sensitivity`, halfway to the next score."""
-    y = np.asarray(labels).astype(bool)
-    p = np.asarray(probs, dtype=np.float64)
-    pos = np.sort(p[y])[::-1]
-    if len(pos) == 0:
-        raise ValueError("no pneumonia films to set a threshold on")
-    k = min(max(int(np.ceil(min_sensitivity * len(pos) - 1e-9)), 1), len(pos))
-    at = pos[k - 1]
-    below = p[p < at]
-    nxt = below.max() if below.size else 0.0
-    return float(np.clip((at + nxt) / 2, 1e-6, 1 - 1e-6))
+__all__ = ["OperatingPoint", "borderline_band", "empirical_sensitivity_threshold", "robust_threshold"]
 
 
 @dataclass(frozen=True)
