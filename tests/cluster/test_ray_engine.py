@@ -8,26 +8,30 @@ and its scope gate run inside the actors.
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.cli.test_score_resume import assert_same_rows, read_rows
 from tests.test_hardening import _hostile_corpus
 from xrayviewer.cli import main
+from xrayviewer.cluster.ray_engine import LOOPBACK_ONLY, ScoreActor, engine_state
 from xrayviewer.inference import batch
 from xrayviewer.paths import samples_dir
 
+os.environ.setdefault(LOOPBACK_ONLY, "0")  # before Ray is imported: a Ray on 127.0.0.1 only
 ray = pytest.importorskip("ray", reason="the cluster extra (installed with the test extra) brings Ray")
 
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray() -> Iterator[None]:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1",
-             logging_level="ERROR")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    assert "node:127.0.0.1" in ray.cluster_resources()
     yield
     ray.shutdown()
 
@@ -105,3 +109,33 @@ def test_an_interrupted_ray_run_resumes_to_the_same_csv(study: tuple[Path, dict[
     assert score(study[0], "--csv", out, "--engine", "ray", "--batch-size", 4, "--resume") == 3
     assert f"kept {len(first)} rows, dropped 0" in capsys.readouterr().err
     assert_same_rows(read_rows(out), read_rows(local[0]))
+
+
+def test_each_actor_applies_the_drivers_threshold_and_scope_gate(study: tuple[Path, dict[str, str]],
+                                                                 tmp_path: Path) -> None:
+    """A site threshold and the scope gate set on the driver reach the actor's own onnxruntime session."""
+    from PIL import Image
+
+    from xrayviewer.inference.engine import Engine
+    from xrayviewer.inference.scoring import score_films
+    from xrayviewer.paths import default_model_path
+    from xrayviewer.scope import OUT_OF_SCOPE, ScopeGate
+
+    blank = tmp_path / "blank.png"  # read fine, but no film: the gate must refuse it
+    Image.new("L", (400, 400), 128).save(blank)
+    films = [*sorted((study[0] / "films").glob("*.jpeg"))[:3], blank]
+    engine = Engine(default_model_path(), "cpu", threads=1)
+    engine.threshold = 0.2  # e.g. an accepted site threshold
+    gate = ScopeGate.for_model(engine.card)
+
+    actor = ScoreActor([ray.put(engine.path.read_bytes())], engine_state(engine), "cpu", 1, False, {"gate": gate})
+    assert actor.engine.threshold == 0.2 and actor.engine.card == engine.card
+    assert actor.engine.session is not engine.session
+    out = actor({"path": np.array([os.fsencode(p) for p in films], dtype=object)})
+    got = [pickle.loads(b) for b in out["result"]]
+    want = list(score_films(films, engine, gate=gate))
+    assert want[-1].prediction == OUT_OF_SCOPE
+    for g, w in zip(got, want, strict=True):
+        assert (g.path, g.status, g.prediction, g.threshold, g.scope, g.sha256) == \
+            (w.path, w.status, w.prediction, 0.2, w.scope, w.sha256)
+        assert g.probability == pytest.approx(w.probability, abs=1e-5, nan_ok=True)

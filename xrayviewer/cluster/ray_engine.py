@@ -36,6 +36,8 @@ from xrayviewer.inference.scoring import FilmResult
 log = logging.getLogger(__name__)
 
 RAY_MISSING = "--engine ray needs Ray: pip install 'xrayviewer[cluster]'"
+# "0": Ray's node address is the loopback one, as on macOS/Windows, instead of the routable address.
+LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 # Engine attributes that belong to one onnxruntime session and are made anew in each actor.
 _SESSION_ONLY = frozenset({"session", "path", "provider", "threads"})
@@ -63,6 +65,10 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> I
     connection. A Ray already initialised in this process is used as it is and left running.
     Ray's usage statistics are switched off unless the environment says otherwise.
     """
+    if address is None:
+        # A one-machine Ray on the loopback address instead of this machine's network address (read when
+        # Ray is imported): nothing of it is reachable from, or talks to, the network.
+        os.environ.setdefault(LOOPBACK_ONLY, "0")
     ray = _import_ray()
     if ray.is_initialized():
         yield ray
@@ -70,7 +76,7 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> I
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     kwargs: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address is None:
-        kwargs.update(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
+        kwargs.update(num_cpus=num_cpus, include_dashboard=False)
     elif not address.startswith("ray://"):
         kwargs.update(include_dashboard=False)
     where = "a local Ray" if address is None else f"the Ray cluster at {address}"
@@ -99,16 +105,27 @@ class Plan:
         return f"Ray, {self.actors} actor{'s' if self.actors != 1 else ''} x {unit} (provider {self.provider})"
 
 
-def plan_pool(resources: dict[str, float], provider: str, actors: int | None = None) -> Plan:
-    """One single-threaded actor per CPU; with GPUs (``cuda``, or ``auto`` on a cluster that has them) one
-    actor per GPU, with the node's CPUs shared out between them for decoding."""
-    cpus = max(1, int(resources.get("CPU", 1)))
-    gpus = int(resources.get("GPU", 0))
+def plan_pool(nodes: Sequence[dict[str, float]], provider: str, actors: int | None = None) -> Plan:
+    """Lay the actors out over the cluster's nodes (their Ray resources).
+
+    Without GPUs (or with ``--provider cpu``): one single-threaded actor per CPU, so every core decodes and
+    scores. With GPUs (``cuda``, or ``auto`` on a cluster that has them): one actor per GPU, each taking
+    its share of its node's CPUs as decoding threads (the GPU runs the model far faster than one core
+    decodes films); CPU-only nodes then stay idle.
+    """
+    cpus = sum(int(n.get("CPU", 0)) for n in nodes)
+    gpu_nodes = [n for n in nodes if int(n.get("GPU", 0)) > 0]
+    gpus = sum(int(n["GPU"]) for n in gpu_nodes)
     if provider == "cuda" and gpus == 0:
-        raise ClusterError("--provider cuda: the Ray cluster has no GPUs (ray status lists its resources)")
+        raise ClusterError("--provider cuda: the Ray cluster has no GPUs (`ray status` lists its resources)")
     if provider in ("cuda", "auto") and gpus > 0:
-        return Plan(actors or gpus, max(1, min(8, cpus // gpus)), 1, provider)
-    return Plan(actors or cpus, 1, 0, "cpu")
+        share = min(max(1, int(n.get("CPU", 0)) // int(n["GPU"])) for n in gpu_nodes)
+        return Plan(actors or gpus, share, 1, provider)
+    return Plan(actors or max(1, cpus), 1, 0, "cpu")
+
+
+def _alive_nodes(ray: Any) -> list[dict[str, float]]:
+    return [dict(n.get("Resources", {})) for n in ray.nodes() if n.get("Alive")]
 
 
 def engine_state(engine: Any) -> dict[str, Any]:
@@ -215,11 +232,10 @@ class RayScorer:
             return
         ray = _import_ray()
         try:
-            resources = ray.cluster_resources()
             model = self.model.read_bytes()
         except OSError as exc:
             raise ClusterError(f"cannot read the model {self.model}: {exc.strerror or exc}") from None
-        self.plan = plan = plan_pool(resources, self.provider, workers)
+        self.plan = plan = plan_pool(_alive_nodes(ray), self.provider, workers)
         log.info("scoring %d films on %s", len(paths), plan.describe())
         model_ref = ray.put(model)
         with _data_context(ray):
