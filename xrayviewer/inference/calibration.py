@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def sigmoid(z: np.ndarray) -> np.ndarray:
+def sigmoid(z: np.ndarray | float) -> np.ndarray:
     z = np.asarray(z, dtype=np.float64)
     return np.where(z >= 0, 1 / (1 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1 + np.exp(-np.abs(z))))
 
