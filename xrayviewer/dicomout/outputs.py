@@ -35,7 +35,8 @@ def scored_film(result: Any, card: Any, threshold: float | None = None) -> Score
     scope = getattr(result, "scope", None)
     reason = ""
     if prediction == OUT_OF_SCOPE:
-        reason = str(getattr(scope, "reason_text", "") or "") or "outside the model's scope"
+        reason = (str(getattr(scope, "reason_text", "") or "") or str(getattr(result, "scope_reason", "") or "")
+                  or "outside the model's scope")
     p = getattr(result, "probability", None)
     probability = None if p is None or not math.isfinite(float(p)) or prediction == OUT_OF_SCOPE else float(p)
     t = threshold if threshold is not None else getattr(result, "threshold", None)

@@ -256,9 +256,13 @@ class MainWindow(QMainWindow):
         self.recent_menu = m.addMenu("Recent folders")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._fill_recent_menu()
+        self.pacs_action = self._action("Open from &PACS…", self.open_from_pacs, "Ctrl+Shift+O")
+        m.addAction(self.pacs_action)
         m.addSeparator()
         self.export_action = self._action("&Export review CSV…", self.export_csv, "Ctrl+E")
         m.addAction(self.export_action)
+        self.dicom_export_action = self._action("Export &DICOM results…", self.export_dicom)
+        m.addAction(self.dicom_export_action)
         m.addSeparator()
         m.addAction(self._action("&Quit", self.close, "Ctrl+Q"))
 
@@ -697,6 +701,34 @@ class MainWindow(QMainWindow):
 
     def _display_order(self) -> Sequence[FilmItem]:
         return self.proxy.items_in_order()
+
+    def open_from_pacs(self) -> None:
+        """File > Open from PACS: search, fetch a study into the cache, open it like a folder."""
+        from xrayviewer.gui.pacs_dialog import PacsDialog, fetched_message
+
+        def opened(result: Any) -> None:
+            self.open_folder(result.folder)
+            if result.problems:
+                QMessageBox.information(self, "Opened from PACS", fetched_message(result))
+
+        self.pacs_dialog = PacsDialog(lambda fn, done, failed: self.tasks.submit(fn, done, failed), opened, self)
+        self.pacs_dialog.show()
+
+    def export_dicom(self) -> None:
+        """File > Export DICOM results: an SR and a heat-map capture per scored DICOM film of this study."""
+        from xrayviewer.gui.pacs_dialog import export_study, export_summary
+
+        if self.engine is None or self.folder is None:
+            QMessageBox.warning(self, "DICOM export", "Open a study and let it be scored first.")
+            return
+        out = QFileDialog.getExistingDirectory(self, "Export DICOM results to", str(self.folder.parent))
+        if not out:
+            return
+        items, card, folder = list(self.session.items), self.engine.card, self.folder
+        self.statusBar().showMessage("Writing DICOM results…")
+        self.tasks.submit(lambda: export_study(items, card, folder, Path(out)),
+                          lambda done: QMessageBox.information(self, "DICOM export", export_summary(done, Path(out))),
+                          lambda message: QMessageBox.critical(self, "DICOM export failed", message))
 
     def export_csv(self) -> None:
         default = str((self.folder or Path.home()) / "review.csv")
