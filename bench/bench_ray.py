@@ -11,8 +11,10 @@ once to a folder, so every run reads them from a warm page cache. Both engines g
 
 Printed:
 
-* **local, 1 worker**: the per-core rate (one single-threaded onnxruntime session decoding and scoring);
-  the README's cluster estimate starts from it;
+* **local, 1 worker**: one single-threaded onnxruntime session decoding and scoring, and its **CPU ms
+  per film** (process CPU time over films): 1000 / that is the per-core rate of an unloaded core, which
+  the README's cluster estimate starts from (wall-clock films/s move with the load average, CPU time per
+  film barely does);
 * **local, all cores**: what `xrayviewer score` does by default;
 * **ray init**: starting (or joining) Ray, once per command;
 * **ray**: one job, actor start-up included.
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -107,7 +110,11 @@ def main() -> None:
         cores = default_workers()
         print(f"{len(paths)} films (copies of the 16 samples), model {engine.card.id}, {cores} cores here")
         timed_run(paths[:8], folder, engine, workers=1)  # warm-up: page cache, onnxruntime
-        line("local, 1 worker", len(paths), timed_run(paths, folder, engine, workers=1), ", the per-core rate")
+        cpu = resource.getrusage(resource.RUSAGE_SELF)
+        run = timed_run(paths, folder, engine, workers=1)
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        ms = 1000 * (used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime) / len(paths)
+        line("local, 1 worker", len(paths), run, f", {ms:.1f} CPU ms per film = {1000 / ms:.0f} films/s per free core")
         line(f"local, {cores} workers", len(paths), timed_run(paths, folder, engine, workers=cores))
 
         start = time.perf_counter()
