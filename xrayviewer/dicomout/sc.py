@@ -138,12 +138,12 @@ def build_secondary_capture(
     except (ValueError, TypeError, AttributeError) as exc:
         raise DicomResultError(f"cannot build the heat map image: {exc}") from exc
     if not known:
-        sc.PatientOrientation = None  # type 2: empty says "unknown" rather than guessing a direction
+        sc["PatientOrientation"].value = None  # type 2: empty says "unknown" rather than guessing a direction
     for keyword in ("BodyPartExamined", "Laterality"):
         if source.get(keyword):
             setattr(sc, keyword, source[keyword].value)
     if "Laterality" not in sc and "BodyPartExamined" not in sc:
-        sc.Laterality = None  # type 2C, needed when the part is unknown: empty rather than a guess
+        sc.add_new("Laterality", "CS", None)  # type 2C, needed when the part is unknown: empty, not a guess
     sc.ConversionType = "WSD"  # made on a workstation, not digitised
     sc.BurnedInAnnotation = "YES"  # the caption is in the pixels
     sc.ImageComments = NOTICE

@@ -123,7 +123,7 @@ def _group(film: ScoredFilm, source: Dataset) -> MeasurementsAndQualitativeEvalu
 def _report_statements(film: ScoredFilm) -> ContainerContentItem:
     """TID 1500 row 12: what a reader of the SR must see whatever viewer shows it."""
     box = ContainerContentItem(name=codes.QUALITATIVE_EVALUATIONS, relationship_type=RelationshipTypeValues.CONTAINS)
-    items = [_text(codes.COMMENT, NOTICE)]
+    items: list[hd.sr.ContentItem] = [_text(codes.COMMENT, NOTICE)]
     if film.prediction == OUT_OF_SCOPE:
         items.append(CodeContentItem(name=codes.PNEUMONIA, value=codes.OUT_OF_SCOPE,
                                      relationship_type=RelationshipTypeValues.CONTAINS))
