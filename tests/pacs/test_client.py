@@ -95,3 +95,15 @@ def test_tls_is_verified_and_a_ca_bundle_makes_it_trusted(orthanc: Orthanc, tmp_
             assert [s.study_uid for s in client.search_studies(study_uid=study.uid)] == [study.uid]
     finally:
         tls.close()
+
+
+def test_full_size_capture_is_stored_in_chunks(orthanc: Orthanc, pacs_env: dict[str, str], tmp_path: Path) -> None:
+    """A real film's capture (1024 px RGB, ~3 MB) goes up with chunked transfer encoding; Orthanc takes it."""
+    study = load_study(orthanc, films=1, width=1400)
+    with _client(orthanc.url, pacs_env) as client:
+        [film] = StudyCache(tmp_path / "cache").fetch_study(client, study.uid).films
+        objs = ResultBuilder().build(ScoredFilm(source=film, prediction="NORMAL", probability=0.1, threshold=0.46,
+                                                model_id="m"))
+        assert len(objs.encoded[1]) > 10**6  # over dicomweb-client's chunk size
+        assert client.store(objs.datasets, study.uid) == 2
+    assert len(orthanc.instances_of(study.uid)) == 3
