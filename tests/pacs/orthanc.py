@@ -27,10 +27,11 @@ import requests
 
 PLUGIN_DIRS = (Path("/usr/share/orthanc/plugins"), Path("/usr/lib/orthanc"))
 START_LINE = "Orthanc has started"
+SBIN = (Path("/usr/sbin/Orthanc"),)
 
 
 def find_orthanc() -> tuple[str, Path] | None:
-    exe = shutil.which("Orthanc")
+    exe = shutil.which("Orthanc") or next((str(p) for p in SBIN if p.is_file()), None)  # sbin: off a user's PATH
     if exe is None:
         return None
     for folder in PLUGIN_DIRS:
