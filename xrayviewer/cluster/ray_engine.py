@@ -166,7 +166,8 @@ class ScoreActor:
 
         paths = [Path(os.fsdecode(bytes(p))) for p in batch["path"]]
         results: list[FilmResult] = []
-        for chunk in score_batches(paths, self.engine, batch_size=len(paths), workers=self.threads,
+        each = math.ceil(len(paths) / self.threads)
+        for chunk in score_batches(paths, self.engine, batch_size=each, workers=self.threads,
                                    keep_cam=self.keep_cam, **self.options):
             results.extend(chunk)
         out = np.empty(len(results), dtype=object)
@@ -238,11 +239,15 @@ class RayScorer:
         self.plan = plan = plan_pool(_alive_nodes(ray), self.provider, workers)
         log.info("scoring %d films on %s", len(paths), plan.describe())
         model_ref = ray.put(model)
+        per_call = batch_size * plan.cpus_per_actor  # a batch for each of the actor's decoding threads
+        # Blocks (the unit handed to an actor and streamed back): about 4 per actor for load balancing,
+        # one call's worth at least, 16 at most (the CSV is appended per block that comes back).
+        per_block = min(16 * per_call, max(per_call, math.ceil(len(paths) / (4 * plan.actors))))
         with _data_context(ray):
-            ds = ray.data.from_items(_path_items(paths), override_num_blocks=math.ceil(len(paths) / batch_size))
+            ds = ray.data.from_items(_path_items(paths), override_num_blocks=math.ceil(len(paths) / per_block))
             ds = ds.map_batches(
                 ScoreActor,
-                batch_size=batch_size,
+                batch_size=per_call,
                 batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=plan.actors),
                 num_cpus=plan.cpus_per_actor,
@@ -264,6 +269,8 @@ class RayScorer:
                         break
                     results: list[FilmResult] = [pickle.loads(b) for b in batch["result"]]
                     for r in results:  # the driver's own Path objects: rows name films as the local engine does
+                        if done >= len(paths) or os.fspath(r.path) != os.path.abspath(paths[done]):
+                            raise ClusterError(f"the Ray job returned results out of order at film {done}")
                         r.path = paths[done]
                         done += 1
                     yield results
