@@ -45,6 +45,8 @@ class Dialogs:
     messages: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, title, text)
     reviewer: str | None = "Dr Test"
     reviewer_asked: int = 0
+    reader_offers: list[tuple[list[str], str]] = field(default_factory=list)  # (known readers, preselected)
+    blind: Any = None  # a BlindMode to answer with (None: keep what was offered)
     save_path: str = ""
     folder: str = ""
 
@@ -73,6 +75,15 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dialog
         return (d.reviewer or "", d.reviewer is not None)
 
     monkeypatch.setattr(QInputDialog, "getText", staticmethod(get_text))
+
+    from xrayviewer.gui.reader import BlindMode, ReaderChoice, ReaderDialog
+
+    def choose_reader(_parent: Any, readers: list[str], last: str, blind: BlindMode) -> ReaderChoice | None:
+        d.reviewer_asked += 1
+        d.reader_offers.append((list(readers), last))
+        return ReaderChoice(d.reviewer, d.blind if d.blind is not None else blind) if d.reviewer else None
+
+    monkeypatch.setattr(ReaderDialog, "choose", staticmethod(choose_reader))
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (d.save_path, "")))
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: d.folder))
     yield d
@@ -88,6 +99,7 @@ def make_window(qtbot: Any, tiny_model: Path, tmp_path: Path) -> Iterator[Callab
     windows: list[MainWindow] = []
 
     def make(*, model_path: Path | None = tiny_model, log_path: Path | None = None, **kwargs: Any) -> MainWindow:
+        kwargs.setdefault("cache_path", tmp_path / "score-cache.sqlite3")  # never another test's scores
         w = MainWindow(model_path=model_path, log_path=log_path or tmp_path / "log.sqlite3", **kwargs)
         qtbot.addWidget(w)
         w.resize(1400, 900)

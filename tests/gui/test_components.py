@@ -53,7 +53,10 @@ def test_dicom_attributes_hide_patient_data_and_presets_apply(qtbot: Any, make_w
     assert v.window_combo.count() >= 3 and "C 1500 / W 2000" in v.window_combo.currentText()
     lo, hi = v.levels()
     assert hi - lo == pytest.approx(2000)
-    shown = (np.asarray(v.image.image, np.float32) - lo) / (hi - lo)
+    assert (lo, hi) == (500, 2500)  # the file's own units, for both photometrics (MONOCHROME1 is not negated)
+    hist_x, _ = v.histogram.plot.getData()
+    assert hist_x.min() >= 0  # the histogram's axis reads the stored values too
+    shown = v.shown_grey()
     assert shown[-1].mean() > shown[0].mean()  # bottom (dense) brighter than top, for both photometrics
     v.window_combo.setCurrentIndex(1)  # full range
     lo2, hi2 = v.levels()

@@ -144,23 +144,37 @@ def test_navigation_keys(qtbot: Any, scored: Any) -> None:
     assert scored.model.counts()["reviewed"] == 0
 
 
-def test_export_csv_matches_log(qtbot: Any, scored: Any, isolated: Any, tmp_path: Path) -> None:
+def test_export_csv_one_row_per_film_matches_log(qtbot: Any, scored: Any, isolated: Any, tmp_path: Path,
+                                                study: Path) -> None:
     scored.select_row(0)
     for k in (Qt.Key.Key_A, Qt.Key.Key_D, Qt.Key.Key_N):
         key(qtbot, scored, k)
+    default = scored.default_export_path()
+    assert study.resolve() not in default.parents and default.suffix == ".csv"  # never into the study folder
     isolated.save_path = str(tmp_path / "out.csv")
     scored.export_action.trigger()
-    assert any("Wrote 3 decisions" in t for t in isolated.texts("information"))
+    assert any("Wrote 17 films (3 reviewed, 14 not)" in t for t in isolated.texts("information"))
     with open(tmp_path / "out.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     with AgreementLog(tmp_path / "log.sqlite3", readonly=True) as log:
         logged = {d.sha256: d for d in log.latest()}
-    assert {r["sha256"] for r in rows} == set(logged)
-    for r in rows:
+    assert len(rows) == 17 and len({r["path"] for r in rows}) == 17  # one row per film, as the README says
+    decided = [r for r in rows if r["decision"]]
+    assert {r["sha256"] for r in decided} == set(logged)
+    for r in decided:
         d = logged[r["sha256"]]
         assert (r["decision"], r["model_call"], r["reviewer"], r["study"]) == (d.decision, d.model_call,
                                                                                d.reviewer, d.study)
         assert float(r["pneumonia_probability"]) == pytest.approx(d.probability)
+    unreviewed = [r for r in rows if r["review_state"] == "unreviewed" and r["status"] == "ok"]
+    assert len(unreviewed) == 13 and all(r["model_call"] in ("NORMAL", "PNEUMONIA") for r in unreviewed)
+    broken = next(r for r in rows if r["path"].endswith(BROKEN_NAME))
+    assert broken["status"] == "error" and broken["error"] and broken["model_call"] == ""
+    assert Settings().export_folder == str(tmp_path)  # offered there next time
+    # the whole log, as before
+    isolated.save_path = str(tmp_path / "log.csv")
+    scored.export_log_action.trigger()
+    assert any("Wrote 3 decisions" in t for t in isolated.texts("information"))
     # an export that cannot be written says so
     isolated.save_path = str(tmp_path / "no-such-folder" / "out.csv")
     scored.export_action.trigger()
@@ -270,26 +284,31 @@ def test_unopenable_log_is_reported(qtbot: Any, make_window: Any, study: Path, i
     assert bad.read_bytes() == b"definitely not sqlite" * 10
 
 
-def test_decisions_and_reviewer_remembered_on_reopen(qtbot: Any, make_window: Any, study: Path,
-                                                    isolated: Any, tmp_path: Path) -> None:
+def test_reader_confirmed_at_every_launch_and_reopening_goes_on_where_it_stopped(
+        qtbot: Any, make_window: Any, study: Path, isolated: Any, tmp_path: Path) -> None:
     w = make_window()
     open_and_score(qtbot, w, study)
-    w.select_row(0)
-    first = w.current_item()
-    key(qtbot, w, Qt.Key.Key_P)
+    top = w.current_item()
+    key(qtbot, w, Qt.Key.Key_P)  # the first decision asks who is reading
+    assert isolated.reviewer_asked == 1 and "Reader: Dr Test" in w.reader_label.text()
     w.close()
-    assert isolated.reviewer_asked == 1
-    isolated.reviewer = None  # a second prompt would now refuse
 
-    w2 = make_window()
+    w2 = make_window()  # the next launch: the last reader is NOT carried over silently
     open_and_score(qtbot, w2, study)
+    assert w2.session.reviewer == "" and w2.reader_label.text() == "Reader: not chosen"
+    assert "not chosen" in w2.review_panel.reviewer_label.text()
+    assert w2.ask_reader()  # what `xrayviewer gui` does at launch
+    assert isolated.reader_offers[-1] == (["Dr Test"], "Dr Test")  # known readers, the last one preselected
     assert w2.review_panel.reviewer_label.text() == "<b>Dr Test</b>"
-    same = [it for it in w2.model.items if it.sha256 == first.sha256]
+    same = [it for it in w2.model.items if it.sha256 == top.sha256]
     assert same and same[0].decision is not None and same[0].decision.decision == "PNEUMONIA"
     assert w2.model.counts()["reviewed"] == 1
-    w2.select_path(same[0].path)
+    # reopening opens the first unreviewed film, not the top one (already read)
+    shown = order(w2)
+    assert shown[0].sha256 == top.sha256 and w2.current_item() is shown[1]
+    key(qtbot, w2, Qt.Key.Key_K)  # back to the top one
     key(qtbot, w2, Qt.Key.Key_N)  # recorded without asking again
-    assert isolated.reviewer_asked == 1
+    assert isolated.reviewer_asked == 2
     assert same[0].decision.decision == "NORMAL"
     assert Settings().recent_folders[0] == str(study.resolve())
     assert Settings().last_folder == str(study.resolve())

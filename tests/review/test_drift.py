@@ -135,3 +135,12 @@ def test_bad_site_thresholds_are_refused(log_path):
                 log.record_site_threshold(CARD.id, "accept", bad, "dr.a")
         with pytest.raises(ValueError):
             log.record_site_threshold(CARD.id, "delete", 0.3, "dr.a")  # type: ignore[arg-type]
+
+
+def test_card_without_validation_figures_is_said_plainly() -> None:
+    """A card with no sensitivity/specificity (an older or test model): the report says so, never raises."""
+    from xrayviewer.review.drift import Rate
+
+    rate = Rate("sensitivity", 3, 4, float("nan"))
+    assert rate.verdict == "no data"
+    assert "no validation figure" in rate.sentence() and "card n/a" in rate.sentence()

@@ -80,4 +80,5 @@ def main(folder: Path | None = None, *, model_path: Path | None = None, log_path
     app = create_app()
     window = create_window(folder, model_path=model_path, log_path=log_path, provider=provider)
     window.show()  # type: ignore[attr-defined]
+    window.ask_reader()  # type: ignore[attr-defined]  # who is reading: at every launch, never assumed
     return int(app.exec())  # type: ignore[attr-defined]

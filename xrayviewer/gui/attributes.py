@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -22,6 +23,8 @@ class AttributesPanel(QWidget):
     left on screen by accident.
     """
 
+    revealed = Signal()  # the reader chose to see this film's patient data (the app log records that)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.table = QTableWidget(0, 2)
@@ -35,7 +38,7 @@ class AttributesPanel(QWidget):
         self.reveal_button = QPushButton("Reveal patient data")
         self.reveal_button.setCheckable(True)
         self.reveal_button.setToolTip("Show patient-identifying attributes for this film")
-        self.reveal_button.toggled.connect(self._refresh)
+        self.reveal_button.toggled.connect(self._on_reveal)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table)
@@ -53,6 +56,11 @@ class AttributesPanel(QWidget):
         self.reveal_button.blockSignals(False)
         self.reveal_button.setEnabled(bool(self._phi & self._meta.keys()))
         self._refresh()
+
+    def _on_reveal(self, on: bool) -> None:
+        self._refresh()
+        if on:
+            self.revealed.emit()
 
     def value_shown(self, key: str) -> str | None:
         for row in range(self.table.rowCount()):

@@ -1,10 +1,12 @@
-"""Dialogs: the model card, agreement statistics and the feature-map viewer."""
+"""Dialogs: the model card, agreement statistics (with the drift check and site threshold) and the feature-map
+viewer."""
 
 from __future__ import annotations
 
 import html
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,6 +20,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -32,7 +35,8 @@ from xrayviewer.films import Film
 from xrayviewer.inference.card import ModelCard
 from xrayviewer.inference.engine import Engine
 from xrayviewer.inference.preprocess import preprocess
-from xrayviewer.review import ReviewStats
+from xrayviewer.review import LoggedDecision, ReviewError, ReviewStats, compute_stats
+from xrayviewer.review.drift import NotEnoughLabels, SiteProposal, drift_report, propose_site_threshold
 from xrayviewer.scope import describe_ood
 
 
@@ -40,17 +44,77 @@ def _esc(x: Any) -> str:
     return html.escape(str(x))
 
 
-def card_html(card: ModelCard, path: str = "", provider: str = "") -> str:
-    """Every card field, so a reader can see what the model is, how it was made and where its threshold is."""
+#: Card keys for developers (training bookkeeping): kept in the card file, not shown to readers.
+DEVELOPER_KEYS = ("extra", "feature_outputs", "cam")
+
+
+@dataclass(frozen=True)
+class ThresholdInForce:
+    """The operating threshold every call in the app uses, and where it comes from."""
+
+    value: float
+    source: str  # "model card" or "site threshold accepted by R on DATE"
+    accepted_by: str = ""
+    accepted_at: str = ""
+
+
+def _limits_html(card: ModelCard) -> str:
+    limits = list(getattr(card, "limits", []) or [])
+    if not limits:
+        return ("<h3>Limits</h3><p>This model's card lists no limits: treat every call as unvalidated outside "
+                "the training population.</p>")
+    return "<h3>Limits — read before use</h3><ul>" + "".join(f"<li>{_esc(x)}</li>" for x in limits) + "</ul>"
+
+
+def _calibration_text(card: ModelCard) -> str:
+    t = float(getattr(card, "temperature", 1.0) or 1.0)
+    cal = dict(getattr(card, "calibration", {}) or {})
+    if t == 1.0 and not cal:
+        return "none: probabilities are the network's raw output (not calibrated)"
+    text = f"temperature {t:.3g}"
+    if cal.get("method"):
+        text += f" ({cal['method']})"
+    before, after = cal.get("val_ece_before"), cal.get("val_ece_after")
+    if isinstance(before, (int, float)) and isinstance(after, (int, float)):
+        text += f"; expected calibration error on val {before:.3f} before, {after:.3f} after"
+    return text
+
+
+def _borderline_text(card: ModelCard, threshold: float) -> str:
+    band = list(getattr(card, "borderline", []) or [])
+    if len(band) != 2:
+        return "none: this model marks no borderline calls"
+    text = f"{band[0]:.1%} to {band[1]:.1%} around the card's threshold: calls in it are marked ≈ borderline"
+    if threshold != card.threshold:
+        from xrayviewer.inference.calibration import logit, sigmoid
+
+        shift = float(logit(threshold) - logit(card.threshold))
+        lo, hi = (float(sigmoid(logit(v) + shift)) for v in band)
+        text += f" (moved with the site threshold: {lo:.1%} to {hi:.1%})"
+    return text
+
+
+def card_html(card: ModelCard, path: str = "", provider: str = "", threshold: ThresholdInForce | None = None) -> str:
+    """What a reader needs to know about the model: what it is, its limits, how it was made, where its
+    threshold is (and who set a site threshold). Developer bookkeeping (:data:`DEVELOPER_KEYS`) is left out."""
     metrics = "".join(f"<tr><td>{_esc(k)}</td><td>{v:.4g}</td></tr>" if isinstance(v, (int, float))
                       else f"<tr><td>{_esc(k)}</td><td>{_esc(v)}</td></tr>"
                       for k, v in sorted(card.val_metrics.items()))
+    force = threshold or ThresholdInForce(card.threshold, "model card")
+    if force.source == "model card":
+        in_force = f"{force.value:.4f} — the model card's (PNEUMONIA when probability ≥ threshold)"
+    else:
+        in_force = (f"{force.value:.4f} — SITE THRESHOLD accepted by {force.accepted_by or '?'} on "
+                    f"{force.accepted_at or '?'} (the card's is {card.threshold:.4f}; Review ▸ Statistics "
+                    "can revert it)")
     rows = [
         ("Model id", card.id),
         ("Architecture", card.architecture or "—"),
         ("Input", f"{card.input_size}×{card.input_size} grayscale, whole film squashed, min-max scaled"),
-        ("Operating threshold", f"{card.threshold:.4f}  (PNEUMONIA when probability ≥ threshold)"),
-        ("Threshold rule", card.threshold_rule),
+        ("Threshold in force", in_force),
+        ("Card threshold rule", card.threshold_rule),
+        ("Borderline band", _borderline_text(card, force.value)),
+        ("Calibration", _calibration_text(card)),
         ("Scope gate (OOD detector)", describe_ood(getattr(card, "ood", None))),
         ("Intended use", card.intended_use),
         ("Training data", card.training_data),
@@ -63,10 +127,7 @@ def card_html(card: ModelCard, path: str = "", provider: str = "") -> str:
         ("Trained at", card.trained_at or "—"),
         ("Training time", f"{card.training_seconds:.0f} s" if card.training_seconds else "—"),
         ("Hardware", card.hardware or "—"),
-        ("Heat map", card.cam),
-        ("Feature outputs", ", ".join(card.feature_outputs) or "—"),
     ]
-    rows += [(f"Extra: {k}", v) for k, v in sorted(card.extra.items())]
     if path:
         rows.append(("File", path))
     if provider:
@@ -74,6 +135,7 @@ def card_html(card: ModelCard, path: str = "", provider: str = "") -> str:
     body = "".join(f"<tr><th align='left' valign='top'>{_esc(k)}</th><td>{_esc(v)}</td></tr>"
                    for k, v in rows)
     return (f"<p style='color:#f5a524'><b>{_esc(NOTICE)}</b></p>"
+            f"{_limits_html(card)}"
             f"<table cellspacing='6'>{body}</table>"
             f"<h3>Validation metrics</h3><table cellspacing='6'>"
             f"{metrics or '<tr><td>none recorded</td></tr>'}"
@@ -82,22 +144,34 @@ def card_html(card: ModelCard, path: str = "", provider: str = "") -> str:
 
 class ModelCardDialog(QDialog):
     def __init__(self, card: ModelCard, path: str = "", provider: str = "",
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, threshold: ThresholdInForce | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Model card — {card.id}")
         self.browser = QTextBrowser()
         self.browser.setOpenExternalLinks(False)
-        self.browser.setHtml(card_html(card, path, provider))
+        self.browser.setHtml(card_html(card, path, provider, threshold))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.browser)
         layout.addWidget(buttons)
-        self.resize(760, 640)
+        self.resize(760, 600)
+
+
+@dataclass
+class SiteThresholdHooks:
+    """What the statistics dialog needs for the drift check and the site threshold (from the main window)."""
+
+    card: ModelCard
+    threshold: Callable[[], ThresholdInForce]
+    site_decisions: Callable[[], list[LoggedDecision]]  # every study: the evidence for a site threshold
+    accept: Callable[[SiteProposal], str]  # records it; returns an error message or ''
+    revert: Callable[[], str]
 
 
 class StatisticsDialog(QDialog):
-    """Per reviewer: films, agreement rate, Cohen's kappa and the confusion matrix against the model."""
+    """Per reviewer: films, agreement rate, Cohen's kappa and the confusion matrix against the model; then the
+    drift check against the card and, once enough films are labelled, a site threshold to accept or revert."""
 
     COLUMNS = ["Reviewer", "Films", "Agreement", "Cohen's κ", "Rad N / Model N", "Rad N / Model P",
                "Rad P / Model N (missed)", "Rad P / Model P"]
@@ -105,13 +179,16 @@ class StatisticsDialog(QDialog):
     EXPLAIN = ("Latest decision per film and reviewer. Agreement = share of films where the radiologist's label "
                "equals the model's call. Cohen's κ corrects that for chance (1 = perfect, 0 = chance level, n/a "
                "when undefined). 'Missed' = radiologist PNEUMONIA where the model said NORMAL: the "
-               "disagreements that matter most for triage.")
+               "disagreements that matter most for triage. The ALL row pools every reader's decisions; its "
+               "Films column counts distinct films.")
 
-    def __init__(self, compute: Callable[[bool], ReviewStats], study_label: str = "",
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, decisions: Callable[[bool], list[LoggedDecision]], study_label: str = "",
+                 parent: QWidget | None = None, site: SiteThresholdHooks | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Agreement statistics")
-        self.compute = compute
+        self.decisions = decisions
+        self.site = site
+        self.proposal: SiteProposal | None = None
         self.only_study = QCheckBox(f"Only this study{f' ({study_label})' if study_label else ''}")
         self.only_study.setChecked(bool(study_label))
         self.only_study.setEnabled(bool(study_label))
@@ -124,22 +201,51 @@ class StatisticsDialog(QDialog):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.explain = QLabel(self.EXPLAIN)
         self.explain.setWordWrap(True)
+        self.drift = QLabel()
+        self.drift.setWordWrap(True)
+        self.drift.setTextFormat(Qt.TextFormat.PlainText)
+        self.drift.setObjectName("driftReport")
+        self.proposal_label = QLabel()
+        self.proposal_label.setWordWrap(True)
+        self.proposal_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.accept_button = QPushButton("Accept site threshold")
+        self.accept_button.clicked.connect(self._accept)
+        self.revert_button = QPushButton("Revert to the card's threshold")
+        self.revert_button.clicked.connect(self._revert)
+        site_buttons = QHBoxLayout()
+        site_buttons.addWidget(self.accept_button)
+        site_buttons.addWidget(self.revert_button)
+        site_buttons.addStretch(1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.only_study)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.explain)
+        if site is not None:
+            heading = QLabel("<b>Model against the readers (drift check) and site threshold</b>")
+            layout.addWidget(heading)
+            layout.addWidget(self.drift)
+            layout.addWidget(self.proposal_label)
+            layout.addLayout(site_buttons)
         layout.addWidget(buttons)
-        self.resize(920, 280)
+        self.resize(920, 520 if site is not None else 300)
         self.stats: ReviewStats | None = None
         self.refresh()
 
     def refresh(self) -> None:
-        self.stats = self.compute(self.only_study.isChecked())
+        rows_ = self.decisions(self.only_study.isChecked())
+        self.stats = compute_stats(rows_)
+        films = len({d.sha256 for d in rows_ if d.in_scope})
         out = self.stats.out_of_scope
         self.explain.setText(self.EXPLAIN + (f" In-scope films only: {out} labels on films the scope gate refused "
                                              "(no model call) are not counted." if out else ""))
+        self._fill_table(films)
+        if self.site is not None:
+            self._refresh_site(rows_)
+
+    def _fill_table(self, films: int) -> None:
+        assert self.stats is not None
         rows = [*self.stats.per_reviewer, self.stats.overall] if self.stats.overall.n else []
         self.table.setRowCount(len(rows) or 1)
         if not rows:
@@ -149,7 +255,8 @@ class StatisticsDialog(QDialog):
             return
         for i, s in enumerate(rows):
             (nn, np_), (pn, pp) = s.confusion
-            values = [s.reviewer if s.reviewer is not None else "ALL reviewers", str(s.n),
+            n_text = str(s.n) if s.reviewer is not None or films == s.n else f"{films} ({s.n} decisions)"
+            values = [s.reviewer if s.reviewer is not None else "ALL reviewers", n_text,
                       format_or_na(s.agreement, ".1%"), format_or_na(s.kappa, ".3f"),
                       str(nn), str(np_), str(pn), str(pp)]
             for c, v in enumerate(values):
@@ -161,6 +268,43 @@ class StatisticsDialog(QDialog):
                     f.setBold(True)
                     cell.setFont(f)
                 self.table.setItem(i, c, cell)
+
+    def _refresh_site(self, rows: list[LoggedDecision]) -> None:
+        assert self.site is not None
+        force = self.site.threshold()
+        report = drift_report(rows, self.site.card, force.value, force.source)
+        self.drift.setText("\n".join(report.lines()))
+        self.proposal = None
+        try:
+            self.proposal = propose_site_threshold(self.site.site_decisions(), self.site.card, force.value)
+        except NotEnoughLabels as exc:
+            self.proposal_label.setText(f"No site threshold proposed yet: {exc}.")
+        except ReviewError as exc:
+            self.proposal_label.setText(f"No site threshold proposed: {exc}")
+        else:
+            self.proposal_label.setText(self.proposal.sentence() + " Accepting records it in the agreement log "
+                                        "under your name; it never changes the model file.")
+        self.accept_button.setEnabled(self.proposal is not None
+                                      and abs(self.proposal.proposed - force.value) > 1e-9)
+        self.revert_button.setEnabled(force.source != "model card")
+
+    def _accept(self) -> None:
+        if self.site is None or self.proposal is None:
+            return
+        error = self.site.accept(self.proposal)
+        if error:
+            self.proposal_label.setText(f"NOT accepted: {error}")
+            return
+        self.refresh()
+
+    def _revert(self) -> None:
+        if self.site is None:
+            return
+        error = self.site.revert()
+        if error:
+            self.proposal_label.setText(f"NOT reverted: {error}")
+            return
+        self.refresh()
 
 
 def mosaic(maps: np.ndarray, count: int, pad: int = 2) -> tuple[np.ndarray, int]:

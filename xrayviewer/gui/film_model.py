@@ -113,6 +113,9 @@ class FilmListModel(QAbstractListModel):
         self.rows_changed([row])
         return row is not None
 
+    def item_changed(self, item: FilmItem) -> None:
+        self.rows_changed([self.session.row_of(item.path)])
+
     def decision_recorded(self, logged: LoggedDecision) -> None:
         """Repaint every film with this hash (duplicates share a decision, as the log keys on the hash)."""
         self.rows_changed(self.session.rows_of_sha(logged.sha256))
@@ -127,8 +130,12 @@ def _tooltip(item: FilmItem) -> str:
         lines.append(f"out of scope, not judged by the model: {item.scope_reason}")
     elif item.status == Status.OK:
         lines.append(f"pneumonia probability {item.probability:.1%} — model call {item.prediction}")
+        if item.borderline:
+            lines.append("borderline: close to the threshold, the model is unsure")
     elif item.status == Status.ERROR:
         lines.append(f"unreadable: {item.error}")
+        if (u := item.unreadable_decision) is not None:
+            lines.append(f"marked {u.decision.replace('_', '-').lower()} by {u.reviewer}")
     else:
         lines.append("not scored yet")
     if item.warnings:

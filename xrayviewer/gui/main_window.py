@@ -18,15 +18,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, QStandardPaths, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QListView,
     QMainWindow,
@@ -43,9 +42,16 @@ from xrayviewer.common.vocab import Label, Status
 from xrayviewer.films import Film, discover_films, load_film
 from xrayviewer.gui.attributes import AttributesPanel
 from xrayviewer.gui.background import Background, Job
-from xrayviewer.gui.dialogs import FeatureMapDialog, ModelCardDialog, StatisticsDialog
+from xrayviewer.gui.dialogs import (
+    FeatureMapDialog,
+    ModelCardDialog,
+    SiteThresholdHooks,
+    StatisticsDialog,
+    ThresholdInForce,
+)
 from xrayviewer.gui.film_model import FilmListModel, FilmSortProxy
 from xrayviewer.gui.lru import Lru
+from xrayviewer.gui.reader import BlindMode, ReaderDialog
 from xrayviewer.gui.review_panel import ReviewPanel
 from xrayviewer.gui.scoring_run import Bundle, emit_interval, scoring_bundles
 from xrayviewer.gui.settings import Settings
@@ -53,7 +59,11 @@ from xrayviewer.gui.style import banner, muted
 from xrayviewer.gui.thumbnails import ThumbnailDelegate, ThumbnailLoader
 from xrayviewer.gui.viewer import FilmViewer
 from xrayviewer.inference.engine import Engine, ModelError
-from xrayviewer.review import AgreementLog, ReviewError, compute_stats, export_review_csv
+from xrayviewer.inference.score_cache import ScoreCache, model_key
+from xrayviewer.review import AgreementLog, LoggedDecision, ReviewError, export_review_csv
+from xrayviewer.review.drift import SiteProposal, accept, effective_threshold, revert
+from xrayviewer.review.export import export_study_csv
+from xrayviewer.review.log import NON_DIAGNOSTIC, RECALL
 from xrayviewer.review.session import DecisionKind, FilmItem, Filter, ReviewSession, RunState, Verdict, parse_kind
 from xrayviewer.scope import ScopeError, ScopeGate
 
@@ -65,7 +75,8 @@ DECODED_CACHE = 4  # full-resolution films kept for instant back-and-forth (they
 class MainWindow(QMainWindow):
     def __init__(self, *, model_path: Path | None, log_path: Path, provider: str = "auto",
                  settings: Settings | None = None, batch_size: int = 8,
-                 decoder: Callable[[Path, int], Any] | None = None) -> None:
+                 decoder: Callable[[Path, int], Any] | None = None, cache_path: Path | None = None,
+                 use_cache: bool = True) -> None:
         super().__init__()
         self.settings = settings or Settings()
         self.batch_size = batch_size
@@ -91,14 +102,25 @@ class MainWindow(QMainWindow):
         self.model_error = ""
         self._load_engine(model_path, provider)
         self.log_path = Path(log_path)
-        self.session = ReviewSession(model_id=self.engine.card.id if self.engine is not None else None,
-                                     reviewer=self.settings.reviewer)
+        # The reader is asked at every launch (ask_reader), never carried over silently from the last one.
+        self.session = ReviewSession(model_id=self.engine.card.id if self.engine is not None else None)
         self._open_log()
+        self.threshold_in_force = ThresholdInForce(self.engine.card.threshold if self.engine else float("nan"),
+                                                   "model card")
+        self.cache: ScoreCache | None = None
+        self.cache_key = ""
+        if self.engine is not None and use_cache:
+            self.cache = ScoreCache(cache_path)
+            self.cache_key = model_key(self.engine.card.id, model_path)
+        self._run_started = 0.0
+        self._run_cached = 0
 
         self._build_widgets()
         self._build_actions()
         self._build_status_bar()
         self._restore_state()
+        self._apply_threshold_in_force()
+        self._update_reader()
         self._update_counts()
 
     # -- setup ----------------------------------------------------------------------------------------------
@@ -183,6 +205,8 @@ class MainWindow(QMainWindow):
         for mode in Filter:
             self.filter_combo.addItem(mode.label, mode.value)
         self.filter_combo.currentIndexChanged.connect(self._on_filter_changed)
+        # Keys must reach the list, not the combo: Home/End there would jump to a filter that hides every film.
+        self.filter_combo.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(4, 4, 4, 4)
@@ -193,7 +217,7 @@ class MainWindow(QMainWindow):
         self.order_label = muted(QLabel("Most suspicious first"))
         left_layout.addWidget(self.order_label)
         left_layout.addWidget(self.list_view, 1)
-        left.setMinimumWidth(2 * (self.thumbs.size + 16) + 30)
+        left.setMinimumWidth(self.thumbs.size + 60)
 
         self.viewer = FilmViewer(opacity=self.settings.overlay_opacity)
         self.viewer.opacity_changed.connect(self._on_opacity)
@@ -220,7 +244,7 @@ class MainWindow(QMainWindow):
         self.review_panel = ReviewPanel()
         self.review_panel.decision_requested.connect(self.decide)
         self.review_panel.change_reviewer.connect(self.change_reviewer)
-        self.review_panel.set_reviewer(self.settings.reviewer)
+        self.review_panel.unreadable_requested.connect(self.decide_unreadable)
         self.review_panel.note.returnPressed.connect(self.list_view.setFocus)
         self.review_dock = QDockWidget("Review", self)
         self.review_dock.setObjectName("reviewDock")
@@ -229,6 +253,7 @@ class MainWindow(QMainWindow):
                                      | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.review_dock)
         self.attributes = AttributesPanel()
+        self.attributes.revealed.connect(self._log_reveal)
         self.attributes_dock = QDockWidget("DICOM attributes", self)
         self.attributes_dock.setObjectName("attributesDock")
         self.attributes_dock.setWidget(self.attributes)
@@ -259,8 +284,10 @@ class MainWindow(QMainWindow):
         self.pacs_action = self._action("Open from &PACS…", self.open_from_pacs, "Ctrl+Shift+O")
         m.addAction(self.pacs_action)
         m.addSeparator()
-        self.export_action = self._action("&Export review CSV…", self.export_csv, "Ctrl+E")
-        m.addAction(self.export_action)
+        self.export_action = self._action("&Export review CSV (this study, one row per film)…", self.export_csv,
+                                          "Ctrl+E")
+        self.export_log_action = self._action("Export the whole agreement &log…", self.export_log_csv)
+        m.addActions([self.export_action, self.export_log_action])
         self.dicom_export_action = self._action("Export &DICOM results…", self.export_dicom)
         m.addAction(self.dicom_export_action)
         m.addSeparator()
@@ -274,21 +301,48 @@ class MainWindow(QMainWindow):
         self.next_action = self._action("&Next film", lambda: self.step(+1), ["J", "Down", "Right"])
         self.prev_action = self._action("&Previous film", lambda: self.step(-1), ["K", "Up", "Left"])
         self.note_action = self._action("Add a note…", self.review_panel.note.setFocus, "Ctrl+N")
+        self.nondiagnostic_action = self._action("Unreadable film: non-&diagnostic",
+                                                 lambda: self.decide_unreadable(NON_DIAGNOSTIC), "Shift+N")
+        self.recall_action = self._action("Unreadable film: &recall for a new film",
+                                          lambda: self.decide_unreadable(RECALL), "Shift+R")
         for a in (self.agree_action, self.disagree_action, self.normal_action, self.pneumonia_action):
             m.addAction(a)
+        m.addActions([self.nondiagnostic_action, self.recall_action])
         m.addSeparator()
         m.addActions([self.next_action, self.prev_action, self.note_action])
         m.addSeparator()
-        m.addAction(self._action("Change reviewer…", self.change_reviewer))
+        m.addAction(self._action("Change reader…", self.change_reviewer))
         self.stats_action = self._action("Agreement &statistics…", self.show_statistics, "Ctrl+T")
         m.addAction(self.stats_action)
 
         m = bar.addMenu("&View")
-        self.heatmap_action = self._action("Toggle &heat map", self.viewer.toggle_overlay, "H")
-        self.fit_action = self._action("&Fit film to view", self.viewer.fit, "F")
+        v = self.viewer
+        self.heatmap_action = self._action("Toggle &heat map", v.toggle_overlay, "H")
+        self.fit_action = self._action("&Fit film to view", v.fit, "F")
+        self.one_to_one_action = self._action("&Zoom 1:1 (one film pixel per screen pixel)", v.zoom_one_to_one, "Z")
+        self.invert_action = self._action("&Invert", v.toggle_invert, "I")
+        self.rotate_action = self._action("&Rotate 90° clockwise", lambda: v.rotate(1), "R")
+        self.rotate_back_action = self._action("Rotate 90° anticlockwise", lambda: v.rotate(-1), "L")
+        self.flip_h_action = self._action("Flip left-right", lambda: v.flip(horizontal=True), "X")
+        self.flip_v_action = self._action("Flip top-bottom", lambda: v.flip(horizontal=False), "Y")
+        self.ruler_action = self._action("&Measure (ruler, mm from the DICOM pixel spacing)", v.toggle_ruler, "M")
+        self.reset_view_action = self._action("Reset view (window, rotation, flips, invert, zoom)",
+                                              v.reset_view, "0")
+        m.addActions([self.heatmap_action, self.fit_action, self.one_to_one_action])
+        m.addSeparator()
+        m.addActions([self.invert_action, self.rotate_action, self.rotate_back_action, self.flip_h_action,
+                      self.flip_v_action, self.ruler_action, self.reset_view_action])
+        presets = m.addMenu("Window / level presets")
+        self.preset_actions = []
+        for n in range(1, 10):
+            text = {1: "Auto (0.5–99.5 %)", 2: "Full range"}.get(n, f"Film's preset {n - 2}")
+            action = self._action(f"&{n}  {text}", lambda n=n: v.apply_preset(n), str(n))
+            presets.addAction(action)
+            self.preset_actions.append(action)
+        m.addSeparator()
         self.features_action = self._action("Feature &maps…", self.show_feature_maps, "Ctrl+M")
         self.features_action.setEnabled(self.engine is not None)
-        m.addActions([self.heatmap_action, self.fit_action, self.features_action])
+        m.addAction(self.features_action)
 
         m = bar.addMenu("&Scoring")
         self.score_action = self._action("Score &remaining films", self.start_scoring, "Ctrl+R")
@@ -312,6 +366,8 @@ class MainWindow(QMainWindow):
             self.provider_label = QLabel("No model")
             self.model_label = QLabel("")
         self.counts_label = QLabel()
+        self.reader_label = QLabel()
+        self.reader_label.setObjectName("readerLabel")
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(220)
         self.progress.setTextVisible(True)
@@ -320,7 +376,7 @@ class MainWindow(QMainWindow):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setVisible(False)
         self.cancel_button.clicked.connect(self.cancel_scoring)
-        for w in (self.provider_label, self.model_label, self.counts_label):
+        for w in (self.reader_label, self.provider_label, self.model_label, self.counts_label):
             sb.addPermanentWidget(w)
         sb.addWidget(self.progress)
         sb.addWidget(self.rate_label)
@@ -331,9 +387,28 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
-            self.resize(1500, 920)
+            self.resize(self.sizeHint())
         if state is not None:
             self.restoreState(state)
+        self.fit_to_screen()
+
+    def _available(self) -> Any:
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        return screen.availableGeometry() if screen is not None else None
+
+    def fit_to_screen(self, available: Any = None) -> None:
+        """Keep the window on the screen it opens on (1366x768 included), even with a saved bigger size."""
+        area = available or self._available()
+        if area is None:
+            return
+        frame = self.frameGeometry().size() - self.geometry().size()  # title bar and borders
+        width = min(self.width(), area.width() - frame.width())
+        height = min(self.height(), area.height() - frame.height())
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
+        if not area.contains(self.frameGeometry()):
+            self.move(max(area.left(), min(self.x(), area.right() - self.frameGeometry().width())),
+                      max(area.top(), min(self.y(), area.bottom() - self.frameGeometry().height())))
 
     def _update_log_banner(self) -> None:
         if self.log is None:
@@ -399,13 +474,14 @@ class MainWindow(QMainWindow):
         self.viewer.clear("No film selected" if paths else "No films in this folder")
         self.attributes.set_meta({}, frozenset())
         warning = self.model.open(folder, paths)
+        self._update_reader()
         self.review_panel.show_item(None)
         self.statusBar().showMessage(warning or f"{len(paths)} films in {folder}", 10000 if warning else 5000)
         self._update_counts()
         if self.engine is not None and paths:
             self.start_scoring()
         elif paths:
-            self.select_row(0)
+            self._select_top()
 
     # -- scoring --------------------------------------------------------------------------------------------
 
@@ -417,7 +493,10 @@ class MainWindow(QMainWindow):
         if not paths:
             return
         job = self.scoring.run(scoring_bundles, paths, self.engine, batch_size=self.batch_size,
-                               decoder=self.decoder, gate=self.gate, cancellable=True)
+                               decoder=self.decoder, gate=self.gate, cache=self.cache, cache_key=self.cache_key,
+                               cancellable=True)
+        self._run_started = time.monotonic()
+        self._run_cached = 0
         job.yielded.connect(lambda bundle, j=job: self._on_bundle(j, bundle))
         job.errored.connect(lambda message, j=job: self._on_failed(j, message))
         job.finished.connect(lambda j=job: self._on_finished(j))
@@ -463,6 +542,7 @@ class MainWindow(QMainWindow):
         if job is not self.worker:
             return  # a superseded run: nothing more is shown (a cancelled one delivers nothing)
         self._incoming.append(bundle)
+        self._run_cached += bundle.cached
         if not self._show_timer.isActive():
             wait = emit_interval(bundle.total) - (time.monotonic() - self._last_shown)
             self._show_timer.start(max(0, int(1000 * wait)))
@@ -475,8 +555,13 @@ class MainWindow(QMainWindow):
         self._last_shown = time.monotonic()
         results = [r for b in bundles for r in b.results]
         self.model.apply_results(results)
+        if self.engine is not None and any(r.threshold != self.threshold_in_force.value for r in results):
+            # a site threshold accepted or reverted while this run was going: its calls follow at once
+            self.model.rows_changed(self.session.apply_threshold(self.threshold_in_force.value, self.engine.card))
         if self.session.should_show_top(self.list_view.currentIndex().isValid()):
             self._select_top()
+        else:
+            self._keep_current_in_view()
         current = self.current_item()
         if current is not None and any(Path(r.path) == current.path for r in results):
             self.viewer.update_score(current)
@@ -505,6 +590,7 @@ class MainWindow(QMainWindow):
         elif self.session.run_state is RunState.DONE:
             self.rate_label.setText(f"Scored {counts['scored']} films, {counts['errors']} unreadable.")
             self.progress.setVisible(False)
+        self._log_run_summary(job.cancelled)
         self.worker = None
         self._scoring_ui_idle()
         self._update_counts()
@@ -517,12 +603,21 @@ class MainWindow(QMainWindow):
         return self.proxy.item_at(self.list_view.currentIndex())
 
     def _select_top(self) -> None:
-        """Show the most suspicious film so far without counting it as the reviewer's own choice."""
+        """Show the first unreviewed film (the most suspicious one in a fresh study; where the reader stopped in
+        a reopened one) without counting it as the reader's own choice."""
+        target = self.session.film_to_show(self._display_order())
         self._auto_selecting = True
         try:
-            self.select_row(0)
+            if target is None or not self.select_path(target.path):
+                self.select_row(0)
         finally:
             self._auto_selecting = False
+
+    def _keep_current_in_view(self) -> None:
+        """After a re-sort the reader's film stays selected (persistent index) and is scrolled back into view."""
+        current = self.list_view.currentIndex()
+        if current.isValid():
+            self.list_view.scrollTo(current, QAbstractItemView.ScrollHint.EnsureVisible)
 
     def select_row(self, row: int) -> None:
         if 0 <= row < self.proxy.rowCount():
@@ -549,8 +644,9 @@ class MainWindow(QMainWindow):
         row = current.row() + delta if current.isValid() else 0
         self.select_row(min(max(row, 0), n - 1))
 
-    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if not self._auto_selecting and current.isValid():
+    def _on_current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
+        # Qt itself makes the first film current when the list gets focus with none: not the reader's pick.
+        if not self._auto_selecting and current.isValid() and previous.isValid():
             self.session.reviewer_picked()  # keep the reviewer's film, however rows re-sort
         item = self.proxy.item_at(current)
         if item is None:
@@ -606,7 +702,7 @@ class MainWindow(QMainWindow):
         item = self.current_item()
         why = self.session.why_not_review()
         self.review_panel.show_item(item, can_record=not why, why_not=why)
-        self.review_panel.show_history(self.session.history(item))
+        self.review_panel.show_history(self.session.history(item), self.session.hidden_count(item))
 
     def _on_thumbnail(self, path: str) -> None:
         row = self.model.row_of(Path(path))
@@ -625,6 +721,16 @@ class MainWindow(QMainWindow):
         self.proxy.set_mode(self.filter_combo.currentData())
         if current is None or not self.select_path(current.path):
             self.select_row(0)
+        self.list_view.setFocus()
+        self._update_order_label()
+
+    def _update_order_label(self) -> None:
+        mode = self.proxy.mode
+        if self.model.rowCount() and not self.proxy.rowCount():
+            self.order_label.setText(f"No films match “{mode.label}”. Show: All films to see them again.")
+        else:
+            self.order_label.setText("Most suspicious first" if mode is Filter.ALL
+                                     else f"{mode.label}: {self.proxy.rowCount()} films, most suspicious first")
 
     def set_filter(self, mode: Filter | str) -> None:
         self.filter_combo.setCurrentIndex(self.filter_combo.findData(Filter(mode).value))
@@ -635,30 +741,50 @@ class MainWindow(QMainWindow):
     # -- review ---------------------------------------------------------------------------------------------
 
     def ensure_reviewer(self) -> str:
-        """The reviewer name, asked once and remembered."""
-        name = self.settings.reviewer
-        if name:
-            return name
-        return self._ask_reviewer("")
+        """The reader for this session: chosen at launch, else asked now (the last one only preselected)."""
+        if self.session.reviewer:
+            return self.session.reviewer
+        self.ask_reader()
+        return self.session.reviewer
 
-    def _ask_reviewer(self, current: str) -> str:
-        text, ok = QInputDialog.getText(self, "Reviewer", "Your name, recorded with each decision:",
-                                        text=current)
-        name = str(text).strip() if ok else ""
-        if not name:
-            return ""
-        self.settings.reviewer = name
-        self.review_panel.set_reviewer(name)
+    def ask_reader(self) -> bool:
+        """Who is reading (at every launch, and from Review ▸ Change reader); False when cancelled."""
+        readers = sorted(set(self.session.readers()) | set(self.settings.readers), key=str.casefold)
+        try:
+            blind = BlindMode(self.settings.blind_mode)
+        except ValueError:
+            blind = BlindMode.AUTO
+        choice = ReaderDialog.choose(self, readers, self.session.reviewer or self.settings.reviewer, blind)
+        if choice is None:
+            return False
+        self.set_reader(choice.name, choice.blind)
+        return True
+
+    def set_reader(self, name: str, blind: BlindMode = BlindMode.AUTO) -> None:
+        """Read as ``name`` from now on: their own decisions show, others' follow the blinded-reading choice."""
+        self.settings.add_reader(name)
+        self.settings.blind_mode = blind.value
+        self.session.blinded = blind.session_value
         warning = self.session.set_reviewer(name)
         if warning:
             self.statusBar().showMessage(warning, 10000)
+        log.info("reader chosen; blinded reading %s", "on" if self.session.is_blinded else "off")
+        self._update_reader()
         self.model.all_changed()
+        if self.session.follow_top and self.proxy.rowCount():
+            self._select_top()  # this reader's first unreviewed film
         self._refresh_review_panel()
         self._update_counts()
-        return name
+
+    def _update_reader(self) -> None:
+        name = self.session.reviewer
+        blinded = self.session.is_blinded
+        self.review_panel.set_reviewer(name, blinded)
+        self.reader_label.setText(f"Reader: {name}{' (blinded)' if blinded else ''}" if name
+                                  else "Reader: not chosen")
 
     def change_reviewer(self) -> None:
-        self._ask_reviewer(self.settings.reviewer)
+        self.ask_reader()
 
     def decide(self, kind: DecisionKind | str) -> None:
         """Record a decision on the current film (A/D/N/P), then move on to the next unreviewed film."""
@@ -678,7 +804,7 @@ class MainWindow(QMainWindow):
             return
         reviewer = self.ensure_reviewer()
         if not reviewer:
-            self.statusBar().showMessage("No reviewer name: the decision was not recorded.", 5000)
+            self.statusBar().showMessage("No reader chosen: the decision was not recorded.", 5000)
             return
         # Chosen before recording: recording can re-sort or filter the current film away.
         target = self.session.next_unreviewed(self._display_order(), self.list_view.currentIndex().row())
@@ -698,6 +824,33 @@ class MainWindow(QMainWindow):
             self.select_path(target.path)
         else:
             self._refresh_review_panel()
+
+    def decide_unreadable(self, kind: str) -> None:
+        """Shift+N / Shift+R on an unreadable film: non-diagnostic, or recall for a new film."""
+        item = self.current_item()
+        if item is None or item.status != Status.ERROR:
+            self.statusBar().showMessage("Non-diagnostic and recall are for unreadable films.", 5000)
+            return
+        if self.log is None:
+            QMessageBox.critical(self, "Decision not saved", f"The agreement log is unavailable: {self.log_error}")
+            return
+        if not self.ensure_reviewer():
+            self.statusBar().showMessage("No reader chosen: the decision was not recorded.", 5000)
+            return
+        target = self.session.next_unreviewed(self._display_order(), self.list_view.currentIndex().row())
+        try:
+            logged = self.session.decide_unreadable(item, kind, note=self.review_panel.take_note())
+        except (ReviewError, ValueError) as exc:
+            self.review_panel.show_unsaved(str(exc))
+            QMessageBox.critical(self, "Decision not saved", f"The decision was NOT saved.\n\n{exc}")
+            return
+        self.model.item_changed(item)
+        self.review_panel.clear_note()
+        self.review_panel.show_saved_unreadable(logged)
+        self.statusBar().showMessage(f"Saved: {item.name} = {logged.decision} ({logged.reviewer})", 4000)
+        self._update_counts()
+        if target is not None:
+            self.select_path(target.path)
 
     def _display_order(self) -> Sequence[FilmItem]:
         return self.proxy.items_in_order()
@@ -730,19 +883,61 @@ class MainWindow(QMainWindow):
                           lambda done: QMessageBox.information(self, "DICOM export", export_summary(done, Path(out))),
                           lambda message: QMessageBox.critical(self, "DICOM export failed", message))
 
+    def export_folder(self) -> Path:
+        """Where exports are offered: the last export folder, else Documents (else home); never inside the
+        study folder unless the reader puts it there, so a study copied on keeps no review data by accident."""
+        candidates = [self.settings.export_folder,
+                      QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation),
+                      str(Path.home())]
+        for text in candidates:
+            if not text:
+                continue
+            folder = Path(text)
+            inside = self.folder is not None and (folder == self.folder or self.folder in folder.parents)
+            if folder.is_dir() and not inside:
+                return folder
+        return Path.home()
+
+    def default_export_path(self, what: str = "review") -> Path:
+        name = self.folder.name if self.folder is not None else "xrayviewer"
+        return self.export_folder() / f"{name}-{what}-{time.strftime('%Y%m%d')}.csv"
+
     def export_csv(self) -> None:
-        default = str((self.folder or Path.home()) / "review.csv")
-        path, _ = QFileDialog.getSaveFileName(self, "Export review CSV", default, "CSV files (*.csv)")
+        """One row per film of this study for the current reader: decisions, unreviewed films with the model's
+        call, unreadable films with their error and any non-diagnostic / recall decision."""
+        if self.folder is None:
+            QMessageBox.warning(self, "Nothing to export", "Open a study first.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export review CSV (one row per film)",
+                                              str(self.default_export_path()), "CSV files (*.csv)")
+        if not path:
+            return
+        try:
+            n = export_study_csv(self.session, path)
+        except ReviewError as exc:
+            QMessageBox.critical(self, "Export failed", str(exc))
+            return
+        self.settings.export_folder = str(Path(path).parent)
+        reviewed = self.session.counts().reviewed
+        log.info("exported the study CSV: %d films, %d reviewed by the reader", n, reviewed)
+        QMessageBox.information(self, "Export done", f"Wrote {n} films ({reviewed} reviewed, "
+                                f"{n - reviewed} not) to\n{path}")
+
+    def export_log_csv(self) -> None:
+        """Every study's latest decision per film and reader, straight from the agreement log."""
+        path, _ = QFileDialog.getSaveFileName(self, "Export the whole agreement log",
+                                              str(self.default_export_path("agreement-log")), "CSV files (*.csv)")
         if not path:
             return
         source: AgreementLog | Path = self.log if self.log is not None else self.log_path
         try:
-            n = export_review_csv(source, path, study=self.study or None)
+            n = export_review_csv(source, path)
         except ReviewError as exc:
             QMessageBox.critical(self, "Export failed", str(exc))
             return
-        scope = f"study {self.study}" if self.study else "the whole log"
-        QMessageBox.information(self, "Export done", f"Wrote {n} decisions ({scope}) to\n{path}")
+        self.settings.export_folder = str(Path(path).parent)
+        log.info("exported the agreement log: %d decisions", n)
+        QMessageBox.information(self, "Export done", f"Wrote {n} decisions (every study) to\n{path}")
 
     def show_statistics(self) -> None:
         if self.log is None:
@@ -750,22 +945,84 @@ class MainWindow(QMainWindow):
             return
         log_ = self.log
 
-        def compute(only_study: bool) -> Any:
-            return compute_stats(log_.latest(study=self.study if only_study and self.study else None))
+        def decisions(only_study: bool) -> list[LoggedDecision]:
+            return log_.latest(study=self.study if only_study and self.study else None)
 
+        site = None
+        if self.engine is not None:
+            site = SiteThresholdHooks(self.engine.card, lambda: self.threshold_in_force, log_.latest,
+                                      self._accept_site_threshold, self._revert_site_threshold)
         try:
-            dialog = StatisticsDialog(compute, self.folder.name if self.folder else "", self)
+            dialog = StatisticsDialog(decisions, self.folder.name if self.folder else "", self, site)
         except ReviewError as exc:
             QMessageBox.critical(self, "No statistics", str(exc))
             return
         self.stats_dialog = dialog
         dialog.show()
 
+    # -- the threshold in force -----------------------------------------------------------------------------
+
+    def _apply_threshold_in_force(self) -> None:
+        """Use the site threshold when one is accepted for this model, else the card's: for the engine (every
+        new score), for every call already shown, and in the model card dialog."""
+        if self.engine is None:
+            return
+        card = self.engine.card
+        value, source = effective_threshold(card, self.log)
+        entry = None
+        if self.log is not None and source != "model card":
+            try:
+                entry = self.log.site_threshold(card.id)
+            except ReviewError:
+                entry = None
+        self.threshold_in_force = ThresholdInForce(value, source, entry.reviewer if entry else "",
+                                                   entry.at_utc[:16].replace("T", " ") + " UTC" if entry else "")
+        self.engine.threshold = value  # the scoring core reads it
+        rows = self.session.apply_threshold(value, card)
+        self.model.rows_changed(rows)
+        current = self.current_item()
+        if rows and current is not None:
+            self.viewer.update_score(current)
+            self._refresh_review_panel()
+        if source != "model card":
+            self.model_label.setText(f"Model {card.id} · site threshold {value:.3f}")
+        else:
+            self.model_label.setText(f"Model {card.id}")
+
+    def _accept_site_threshold(self, proposal: SiteProposal) -> str:
+        if self.log is None:
+            return f"the agreement log is unavailable: {self.log_error}"
+        reader = self.ensure_reviewer()
+        if not reader:
+            return "no reader chosen: accepting is recorded under the reader's name"
+        try:
+            accept(self.log, proposal, reader)
+        except (ReviewError, ValueError) as exc:
+            return str(exc)
+        log.info("site threshold %.4f accepted for model %s (was %.4f)", proposal.proposed, proposal.model_id,
+                 proposal.current)
+        self._apply_threshold_in_force()
+        return ""
+
+    def _revert_site_threshold(self) -> str:
+        if self.log is None or self.engine is None:
+            return f"the agreement log is unavailable: {self.log_error}"
+        reader = self.ensure_reviewer()
+        if not reader:
+            return "no reader chosen: reverting is recorded under the reader's name"
+        try:
+            revert(self.log, self.engine.card.id, reader)
+        except (ReviewError, ValueError) as exc:
+            return str(exc)
+        log.info("site threshold reverted for model %s", self.engine.card.id)
+        self._apply_threshold_in_force()
+        return ""
+
     def show_model_card(self) -> None:
         if self.engine is None:
             return
         self.card_dialog = ModelCardDialog(self.engine.card, str(self.engine.path), self.engine.provider,
-                                           self)
+                                           self, self.threshold_in_force)
         self.card_dialog.show()
 
     def show_feature_maps(self) -> None:
@@ -788,7 +1045,9 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About xrayviewer",
                           f"<b>xrayviewer {__version__}</b><p>{NOTICE}</p>"
                           "<p>Keys: A agree · D disagree · N normal · P pneumonia · J/K next/previous · "
-                          "H heat map · F fit.</p>"
+                          "H heat map · F fit · Shift+N non-diagnostic · Shift+R recall.</p>"
+                          "<p>View: I invert · R/L rotate · X/Y flip · 1-9 window presets · 0 reset · Z 1:1 · "
+                          "M ruler.</p>"
                           f"<p>Log file and crash reports: <a href='file://{logs}'>{logs}</a></p>"
                           f"<p>Agreement log: {html.escape(str(self.log_path))}</p>")
 
@@ -798,6 +1057,26 @@ class MainWindow(QMainWindow):
         c = self.model.counts()
         self.counts_label.setText(f"{c['total']} films · {c['scored']} scored · {c['reviewed']} reviewed · "
                                   f"{c['errors']} unreadable")
+        self._update_order_label()
+
+    def _log_run_summary(self, cancelled: bool) -> None:
+        """One line per scoring run in the app log: counts and speed only (no file names: they may name
+        patients)."""
+        items = self.session.items
+        out = sum(it.out_of_scope for it in items)
+        borderline = sum(it.borderline for it in items if it.judged)
+        c = self.session.counts()
+        seconds = time.monotonic() - self._run_started
+        log.info("scoring %s: %d films, %d scored (%d from the score cache), %d unreadable, %d out of scope, "
+                 "%d borderline, %d pending, %.1f s, threshold %.4f (%s), %s",
+                 "cancelled" if cancelled else "done", c.total, c.scored, self._run_cached, c.errors, out,
+                 borderline, c.pending, seconds, self.threshold_in_force.value, self.threshold_in_force.source,
+                 self.engine.provider if self.engine is not None else "no model")
+
+    def _log_reveal(self) -> None:
+        item = self.current_item()
+        film = item.sha256[:12] if item is not None and item.sha256 else "unknown"
+        log.info("patient data revealed on screen by the reader for film sha256 %s…", film)
 
     # -- Qt events ------------------------------------------------------------------------------------------
 
@@ -828,9 +1107,14 @@ class MainWindow(QMainWindow):
         self.scoring.wait(wait_ms)
         self.thumbs.shutdown()
         self.tasks.wait(wait_ms)
+        if self.cache is not None:
+            self.cache.close()
         if self.log is not None:
             self.log.close()
             self.log = None
 
     def sizeHint(self) -> QSize:
-        return QSize(1500, 920)
+        area = self._available()
+        if area is None:
+            return QSize(1500, 920)
+        return QSize(min(1500, area.width() - 16), min(920, area.height() - 40))

@@ -42,6 +42,40 @@ class Settings:
         self.store.setValue("review/reviewer", name.strip())
 
     @property
+    def readers(self) -> list[str]:
+        """Readers who have read on this computer (offered at launch besides those in the agreement log)."""
+        return self._list("review/readers")
+
+    def add_reader(self, name: str) -> None:
+        name = name.strip()
+        if name:
+            self.store.setValue("review/readers", [name, *(r for r in self.readers if r != name)][:50])
+            self.reviewer = name
+
+    @property
+    def blind_mode(self) -> str:
+        return self._str("review/blind_mode") or "auto"
+
+    @blind_mode.setter
+    def blind_mode(self, mode: str) -> None:
+        self.store.setValue("review/blind_mode", str(mode))
+
+    @property
+    def export_folder(self) -> str:
+        """Where the last export went (the next one is offered there; never the study folder by default)."""
+        return self._str("files/export_folder")
+
+    @export_folder.setter
+    def export_folder(self, folder: str) -> None:
+        self.store.setValue("files/export_folder", folder)
+
+    def _list(self, key: str) -> list[str]:
+        value = self.store.value(key, [])
+        if isinstance(value, str):  # INI files hand back a single item as a plain string
+            value = [value] if value else []
+        return [str(v) for v in (value or []) if v]
+
+    @property
     def last_folder(self) -> str:
         return self._str("files/last_folder")
 
@@ -51,10 +85,7 @@ class Settings:
 
     @property
     def recent_folders(self) -> list[str]:
-        value = self.store.value("files/recent", [])
-        if isinstance(value, str):  # INI files hand back a single item as a plain string
-            value = [value] if value else []
-        return [str(v) for v in (value or []) if v]
+        return self._list("files/recent")
 
     def add_recent(self, folder: str | Path) -> None:
         folder = str(folder)

@@ -34,8 +34,10 @@ CALL_COLOURS = {Label.PNEUMONIA: QColor("#e5484d"), Label.NORMAL: QColor("#30a46
 PENDING_COLOUR = QColor("#6b7280")
 ERROR_COLOUR = QColor("#f5a524")
 REVIEW_COLOURS = {ReviewState.AGREED: QColor("#3b82f6"), ReviewState.DISAGREED: QColor("#d946ef"),
-                  ReviewState.LABELLED: QColor("#64748b")}
-REVIEW_MARKS = {ReviewState.AGREED: "✓", ReviewState.DISAGREED: "✗", ReviewState.LABELLED: "✎"}
+                  ReviewState.LABELLED: QColor("#64748b"), ReviewState.FLAGGED: QColor("#64748b")}
+REVIEW_MARKS = {ReviewState.AGREED: "✓", ReviewState.DISAGREED: "✗", ReviewState.LABELLED: "✎",
+                ReviewState.FLAGGED: "!"}
+BORDERLINE_COLOUR = QColor("#f5a524")  # amber: the call is close to the threshold
 OUT_OF_SCOPE_COLOUR = QColor("#475569")  # slate: not a call, so neither red nor green
 
 
@@ -238,14 +240,18 @@ class ThumbnailDelegate(QStyledItemDelegate):
             colour, text = OUT_OF_SCOPE_COLOUR, f"OUT OF SCOPE: {item.scope_reason}"
         elif item.status == Status.OK:
             colour, text = CALL_COLOURS.get(Label(item.prediction), PENDING_COLOUR), (
-                f"{item.probability:.0%}  {item.prediction}")
+                f"{'≈ ' if item.borderline else ''}{item.probability:.0%}  {item.prediction}")
         elif item.status == Status.ERROR:
             colour, text = ERROR_COLOUR, "unreadable"
         else:
             colour, text = PENDING_COLOUR, "not scored"
-        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setPen(QPen(BORDERLINE_COLOUR, 2) if item.borderline and item.judged else Qt.PenStyle.NoPen)
         painter.setBrush(colour)
         painter.drawRoundedRect(badge, 4, 4)
+        if item.borderline and item.judged:  # borderline: an amber corner flag as well as the frame and "≈"
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(BORDERLINE_COLOUR)
+            painter.drawRect(QRect(box.left(), box.top(), 6, 18))
         font = QFont(painter.font())
         font.setBold(True)
         font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))

@@ -1,19 +1,27 @@
-"""The large film view: pyqtgraph image with zoom/pan, window/level and the evidence heat map on top.
+"""The large film view: pyqtgraph image with zoom/pan, window/level, reading tools and the evidence heat map.
 
 Row-major images in a ViewBox with y inverted show the film upright (row 0 at the top). The CAM covers the
 whole squashed model input, i.e. the whole film, so its image item is stretched to the film's rect
 (0, 0, W, H) whatever the CAM's own resolution. The overlay's alpha follows the evidence (as in
 `xrayviewer.inference.heatmap.overlay`), and the opacity slider scales it.
+
+Reading tools (OHIF/Weasis habits): invert, rotate by 90 degrees, flip, window/level presets by number,
+reset, 1:1 pixel zoom within zoom limits, a pixel-value readout and a distance ruler (mm when the DICOM
+gives PixelSpacing or ImagerPixelSpacing). Rotation and flips are applied to the film and its heat map
+alike (:class:`Orientation`); the readout and the ruler map what is on screen back to the film's own
+pixels. Values are always shown in the film's own units: a MONOCHROME1 film is shown inverted through the
+grey ramp (the lookup table), never by negating its values, so the histogram and the presets read the same.
 """
 
 from __future__ import annotations
 
 import html
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -33,6 +41,12 @@ from xrayviewer.review.session import FilmItem
 
 OVERLAY_RES = 256  # the CAM is smoothed to this many cells across before stretching to the film
 AUTO, FULL = "auto", "full"
+MAX_ZOOM = 16.0  # screen pixels per film pixel at most (zoomed in)
+MIN_VIEW_PX = 8  # film pixels across the view at least
+MAX_ZOOM_OUT = 6.0  # the view spans at most this many films across
+GREY = {"mode": "rgb", "ticks": [(0.0, (0, 0, 0, 255)), (1.0, (255, 255, 255, 255))]}
+GREY_INVERTED = {"mode": "rgb", "ticks": [(0.0, (255, 255, 255, 255)), (1.0, (0, 0, 0, 255))]}
+BORDERLINE_COLOUR = "#f5a524"
 
 
 def robust_levels(arr: np.ndarray) -> tuple[float, float]:
@@ -72,19 +86,86 @@ def evidence_colormap() -> pg.ColorMap:
     return pg.ColorMap(np.linspace(0.0, 1.0, len(lut)), lut)
 
 
+def pixel_spacing(meta: dict[str, str]) -> tuple[float, float, str] | None:
+    """(row spacing, column spacing, source attribute) in mm from the DICOM attributes, or None.
+
+    PixelSpacing (at the patient) is preferred to ImagerPixelSpacing (at the detector, which includes the
+    projection's magnification); the value is ``row\\column``.
+    """
+    for key in ("PixelSpacing", "ImagerPixelSpacing"):
+        text = meta.get(key, "")
+        parts = [p for p in text.replace("[", "").replace("]", "").replace(",", "\\").split("\\") if p.strip()]
+        try:
+            values = [float(p) for p in parts]
+        except ValueError:
+            continue
+        if len(values) == 1:
+            values *= 2
+        if len(values) == 2 and all(math.isfinite(v) and v > 0 for v in values):
+            return values[0], values[1], key
+    return None
+
+
+@dataclass(frozen=True)
+class Orientation:
+    """How the film is turned on screen: flips first, then ``turns`` quarter turns clockwise."""
+
+    turns: int = 0
+    flip_h: bool = False  # mirror left-right
+    flip_v: bool = False  # mirror top-bottom
+
+    def apply(self, arr: np.ndarray) -> np.ndarray:
+        """The array as shown (first two axes; RGBA overlays keep their last axis)."""
+        a = arr
+        if self.flip_h:
+            a = a[:, ::-1]
+        if self.flip_v:
+            a = a[::-1, :]
+        return np.ascontiguousarray(np.rot90(a, k=-(self.turns % 4), axes=(0, 1)))
+
+    def to_source(self, row: float, col: float, shape: tuple[int, int]) -> tuple[float, float]:
+        """A point on screen (continuous row/col in the shown array) -> the same point in the film.
+
+        ``shape`` is the film's (rows, columns). Pixel (r, c) covers [r, r+1) x [c, c+1).
+        """
+        h, w = shape
+        cur_h, cur_w = (h, w) if self.turns % 2 == 0 else (w, h)
+        for _ in range(self.turns % 4):  # undo one clockwise turn: shown (r, c) came from (cur_w - c, r)
+            row, col = cur_w - col, row
+            cur_h, cur_w = cur_w, cur_h
+        if self.flip_v:
+            row = h - row
+        if self.flip_h:
+            col = w - col
+        return row, col
+
+    def pixel_to_source(self, row: int, col: int, shape: tuple[int, int]) -> tuple[int, int]:
+        """The film pixel shown at integer screen-array index (row, col)."""
+        r, c = self.to_source(row + 0.5, col + 0.5, shape)
+        return int(math.floor(r)), int(math.floor(c))
+
+
 class FilmViewer(QWidget):
-    """Large view of the selected film with the model's call, window/level and heat map controls."""
+    """Large view of the selected film with the model's call, window/level, reading tools and heat map."""
 
     opacity_changed = Signal(float)
     overlay_toggled = Signal(bool)
+    measured = Signal(str)  # the ruler's length, as text
 
     def __init__(self, parent: QWidget | None = None, opacity: float = 0.45) -> None:
         super().__init__(parent)
         self.film: Film | None = None
         self.item: FilmItem | None = None
-        self._display: np.ndarray | None = None
-        self._invert = False
+        self._source: np.ndarray | None = None  # the film's values (modality units for DICOM), unturned
+        self._display: np.ndarray | None = None  # what is on screen (turned and flipped)
+        self._mono1 = False  # MONOCHROME1: low values are dense (shown bright)
+        self._user_invert = False
+        self.orientation = Orientation()
         self._show_overlay = True
+        self.spacing: tuple[float, float, str] | None = None
+        self.ruler: pg.LineSegmentROI | None = None
+        self.ruler_text = pg.TextItem("", color="#fde047", anchor=(0, 1))
+        self.ruler_text.setZValue(30)
 
         self.header = QLabel("No film selected")
         font = QFont(self.header.font())
@@ -111,6 +192,8 @@ class FilmViewer(QWidget):
         self.overlay.setVisible(False)
         self.view.addItem(self.image)
         self.view.addItem(self.overlay)
+        self.view.addItem(self.ruler_text)
+        self.ruler_text.setVisible(False)
 
         self.histogram = pg.HistogramLUTItem()
         self.histogram.setImageItem(self.image)
@@ -121,29 +204,37 @@ class FilmViewer(QWidget):
                                         colorMapMenu=False)
         self.colorbar.axis.setTicks([[(0.0, "none"), (0.5, "+2 logit"), (1.0, "strong")]])
         self.graphics.addItem(self.colorbar, row=0, col=2)
+        self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
 
         self.window_combo = QComboBox()
-        self.window_combo.setToolTip("Window / level: robust auto range, full range or the film's DICOM "
-                                     "presets")
+        self.window_combo.setToolTip("Window / level (keys 1-9): robust auto range, full range or the film's "
+                                     "DICOM presets")
         self.window_combo.currentIndexChanged.connect(self._apply_window)
+        self.window_combo.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.fit_button = QPushButton("Fit")
         self.fit_button.setToolTip("Zoom to fit the whole film (F)")
         self.fit_button.clicked.connect(self.fit)
+        self.fit_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.overlay_check = QCheckBox("Heat map (H)")
         self.overlay_check.setChecked(True)
         self.overlay_check.toggled.connect(self.set_overlay_enabled)
+        self.overlay_check.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
         self.opacity_slider.setRange(0, 100)
         self.opacity_slider.setValue(round(opacity * 100))
-        self.opacity_slider.setMaximumWidth(160)
+        self.opacity_slider.setMaximumWidth(120)
         self.opacity_slider.setToolTip("Heat map opacity")
         self.opacity_slider.valueChanged.connect(self._opacity_slider_moved)
+        self.opacity_slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.readout = QLabel("")
+        self.readout.setObjectName("pixelReadout")
+        self.readout.setMinimumWidth(10)
 
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Window:"))
         controls.addWidget(self.window_combo, 1)
         controls.addWidget(self.fit_button)
-        controls.addSpacing(12)
+        controls.addSpacing(8)
         controls.addWidget(self.overlay_check)
         controls.addWidget(QLabel("Opacity:"))
         controls.addWidget(self.opacity_slider)
@@ -153,6 +244,7 @@ class FilmViewer(QWidget):
         layout.addWidget(self.header)
         layout.addWidget(self.subheader)
         layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.readout)
         layout.addLayout(controls)
         self._fill_window_combo([])
 
@@ -161,12 +253,17 @@ class FilmViewer(QWidget):
     def clear(self, message: str = "No film selected") -> None:
         self.film = None
         self.item = None
+        self._source = None
         self._display = None
+        self.spacing = None
         self.image.clear()
+        self.histogram.plot.setData([], [])  # an unreadable film must not keep the previous histogram
         self.overlay.clear()
         self.overlay.setVisible(False)
+        self.remove_ruler()
         self.header.setText(message)
         self.subheader.setText("")
+        self.readout.setText("")
         self._fill_window_combo([])
 
     def show_error(self, item: FilmItem, message: str) -> None:
@@ -179,19 +276,29 @@ class FilmViewer(QWidget):
         """Show a decoded film (full resolution) with the item's score and CAM."""
         self.film = film
         self.item = item
+        self.remove_ruler()
         use_modality = film.modality is not None and bool(film.window_presets)
         photometric = film.meta.get("PhotometricInterpretation", "").upper()
-        self._invert = use_modality and photometric == "MONOCHROME1"
+        self._mono1 = use_modality and photometric == "MONOCHROME1"
+        self._source = np.asarray(film.modality if use_modality else film.pixels)
         if use_modality:
-            data = np.asarray(film.modality, np.float32)
-            self._display = -data if self._invert else data
-        else:
-            self._display = np.asarray(film.pixels)
+            self._source = self._source.astype(np.float32, copy=False)
+        self.spacing = pixel_spacing(film.meta)
+        self._fill_window_combo(film.window_presets if use_modality else [])
+        self._redraw()
+        self.update_score(item)
+
+    def _redraw(self) -> None:
+        """Show the source through the current orientation; levels, LUT and overlay follow."""
+        if self._source is None:
+            return
+        self._display = self.orientation.apply(self._source)
         self.image.setImage(self._display, autoLevels=False, levels=robust_levels(self._display))
         self.image.setRect(QRectF(0, 0, self._display.shape[1], self._display.shape[0]))
-        self._fill_window_combo(film.window_presets if use_modality else [])
+        self._apply_lut()
         self._apply_window()
-        self.update_score(item)
+        self._set_limits()
+        self._update_overlay()
         self.fit()
 
     def update_score(self, item: FilmItem) -> None:
@@ -203,8 +310,10 @@ class FilmViewer(QWidget):
                 f"&nbsp;<span style='font-weight:normal;font-size:small'>({html.escape(item.scope_reason)})</span>")
         elif item.status == Status.OK:
             colour = "#e5484d" if item.prediction == Label.PNEUMONIA else "#30a46c"
+            borderline = (f"&nbsp;<span style='color:{BORDERLINE_COLOUR}'>≈ borderline</span>"
+                          if item.borderline else "")
             self.header.setText(
-                f"<span style='color:{colour}'>Model: {item.prediction}</span>"
+                f"<span style='color:{colour}'>Model: {item.prediction}</span>{borderline}"
                 f"&nbsp;&nbsp;{item.probability:.1%} pneumonia probability"
                 f"&nbsp;<span style='font-weight:normal;font-size:small'>"
                 f"(threshold {item.threshold:.1%})</span>")
@@ -214,9 +323,10 @@ class FilmViewer(QWidget):
             self.header.setText("<span style='color:#9ca3af'>Not scored yet</span>")
         notes = "; ".join(item.notes or (self.film.notes if self.film else []))
         size = ""
-        if self._display is not None:
-            size = f"{self._display.shape[1]}×{self._display.shape[0]} px"
-        self.subheader.setText(" — ".join(x for x in (item.name, size, notes) if x))
+        if self._source is not None:
+            size = f"{self._source.shape[1]}×{self._source.shape[0]} px"
+        borderline = "borderline: close to the threshold, read with extra care" if item.borderline else ""
+        self.subheader.setText(" — ".join(x for x in (item.name, size, borderline, notes) if x))
         self._update_overlay()
 
     def _update_overlay(self) -> None:
@@ -228,26 +338,103 @@ class FilmViewer(QWidget):
         cam = np.asarray(item.cam, np.float32)
         if cam.ndim == 3:
             cam = cam[0]
-        self.overlay.setImage(overlay_rgba(cam, item.threshold), autoLevels=False, levels=(0, 255))
+        self.overlay.setImage(self.orientation.apply(overlay_rgba(cam, item.threshold)), autoLevels=False,
+                              levels=(0, 255))
         h, w = self._display.shape[:2]
         self.overlay.setRect(QRectF(0, 0, w, h))  # the CAM spans the whole (squashed) film
         self.overlay.setVisible(self._show_overlay)
 
+    # -- zoom -----------------------------------------------------------------------------------------------
+
     def fit(self) -> None:
         if self._display is not None:
             self.view.autoRange(padding=0.01)
+
+    def _set_limits(self) -> None:
+        if self._display is None:
+            return
+        h, w = self._display.shape[:2]
+        self.view.setLimits(minXRange=MIN_VIEW_PX, minYRange=MIN_VIEW_PX,
+                            maxXRange=MAX_ZOOM_OUT * max(w, h), maxYRange=MAX_ZOOM_OUT * max(w, h))
+
+    def zoom_one_to_one(self) -> None:
+        """One film pixel per screen pixel, around the centre of what is shown now."""
+        if self._display is None:
+            return
+        ratio = self.devicePixelRatioF() or 1.0
+        width, height = self.view.width() * ratio, self.view.height() * ratio
+        centre = self.view.viewRect().center()
+        self.view.setRange(QRectF(centre.x() - width / 2, centre.y() - height / 2, width, height), padding=0)
+
+    def screen_pixels_per_film_pixel(self) -> float:
+        """The zoom now (1.0 = 1:1)."""
+        px = self.view.viewPixelSize()[0]
+        return (1.0 / px) / (self.devicePixelRatioF() or 1.0) if px else math.nan
+
+    # -- orientation and inversion ----------------------------------------------------------------------------
+
+    def rotate(self, quarter_turns: int = 1) -> None:
+        """Turn the film (and its heat map) clockwise by 90 degrees per turn (negative: anticlockwise)."""
+        o = self.orientation
+        self.orientation = Orientation((o.turns + quarter_turns) % 4, o.flip_h, o.flip_v)
+        self.remove_ruler()
+        self._redraw()
+
+    def flip(self, horizontal: bool = True) -> None:
+        """Mirror the film as shown: left-right, or top-bottom."""
+        o = self.orientation
+        if o.turns % 2:  # mirroring what is on screen: a turned film's screen axes are its other axes
+            horizontal = not horizontal
+        self.orientation = Orientation(o.turns, o.flip_h ^ horizontal, o.flip_v ^ (not horizontal))
+        self.remove_ruler()
+        self._redraw()
+
+    def toggle_invert(self) -> None:
+        self._user_invert = not self._user_invert
+        self._apply_lut()
+
+    @property
+    def inverted(self) -> bool:
+        """Whether dense (high value) is shown dark: the user's invert, on top of MONOCHROME1's own."""
+        return self._user_invert != self._mono1
+
+    def _apply_lut(self) -> None:
+        self.histogram.gradient.restoreState(GREY_INVERTED if self.inverted else GREY)
+
+    def reset_view(self) -> None:
+        """Back to how the film opened: no turn, flip or invert, the first window preset, fitted."""
+        self.orientation = Orientation()
+        self._user_invert = False
+        self.remove_ruler()
+        if self.window_combo.count():
+            self.window_combo.setCurrentIndex(self._default_window)
+        self._redraw()
 
     # -- window / level -------------------------------------------------------------------------------------
 
     def _fill_window_combo(self, presets: list[tuple[float, float, str]]) -> None:
         self.window_combo.blockSignals(True)
         self.window_combo.clear()
-        self.window_combo.addItem("Auto (0.5–99.5 %)", AUTO)
-        self.window_combo.addItem("Full range", FULL)
+        self.window_combo.addItem("1  Auto (0.5–99.5 %)", AUTO)
+        self.window_combo.addItem("2  Full range", FULL)
+        seen = set()
         for center, width, label in presets:
-            self.window_combo.addItem(f"{label or 'DICOM'} (C {center:g} / W {width:g})", (center, width))
-        self.window_combo.setCurrentIndex(2 if presets else 0)  # the file's own first preset if it has one
+            if (label or "").strip().lower() == "full range" or (center, width) in seen:
+                continue  # the decoder's own "Full range" is the entry above
+            seen.add((center, width))
+            key = self.window_combo.count() + 1
+            prefix = f"{key}  " if key <= 9 else ""
+            self.window_combo.addItem(f"{prefix}{label or 'DICOM'} (C {center:g} / W {width:g})", (center, width))
+        self._default_window = 2 if self.window_combo.count() > 2 else 0  # the file's own first preset
+        self.window_combo.setCurrentIndex(self._default_window)
         self.window_combo.blockSignals(False)
+
+    def apply_preset(self, number: int) -> bool:
+        """Window preset ``number`` (1 = auto, 2 = full range, 3-9 the film's presets); False if none."""
+        if not 1 <= number <= min(9, self.window_combo.count()):
+            return False
+        self.window_combo.setCurrentIndex(number - 1)
+        return True
 
     def _apply_window(self) -> None:
         if self._display is None:
@@ -257,8 +444,7 @@ class FilmViewer(QWidget):
             levels = full_levels(self._display)
         elif isinstance(choice, tuple):
             center, width = choice
-            lo, hi = center - max(width, 1.0) / 2, center + max(width, 1.0) / 2
-            levels = (-hi, -lo) if self._invert else (lo, hi)
+            levels = (center - max(width, 1e-6) / 2, center + max(width, 1e-6) / 2)
         else:
             levels = robust_levels(self._display)
         self.image.setLevels(levels)
@@ -267,6 +453,107 @@ class FilmViewer(QWidget):
     def levels(self) -> tuple[float, float]:
         lv = self.image.getLevels()
         return float(lv[0]), float(lv[1])
+
+    def shown_grey(self) -> np.ndarray:
+        """What the screen shows, as grey in [0, 1] per pixel of the shown array (levels and invert applied)."""
+        if self._display is None:
+            return np.zeros((0, 0), np.float32)
+        lo, hi = self.levels()
+        grey = np.clip((np.asarray(self._display, np.float32) - lo) / max(hi - lo, 1e-12), 0.0, 1.0)
+        return 1.0 - grey if self.inverted else grey
+
+    # -- pixel readout and ruler ------------------------------------------------------------------------------
+
+    def value_at(self, row: int, col: int) -> tuple[int, int, float] | None:
+        """(film row, film column, value in the film's units) under shown-array index (row, col), or None."""
+        if self._display is None or self._source is None:
+            return None
+        h, w = self._display.shape[:2]
+        if not (0 <= row < h and 0 <= col < w):
+            return None
+        r, c = self.orientation.pixel_to_source(row, col, self._source.shape[:2])
+        return r, c, float(self._source[r, c])
+
+    def _mouse_moved(self, pos: QPointF) -> None:
+        if self._display is None or not self.view.sceneBoundingRect().contains(pos):
+            return
+        point = self.view.mapSceneToView(pos)
+        hit = self.value_at(int(math.floor(point.y())), int(math.floor(point.x())))
+        if hit is None:
+            self.readout.setText("")
+            return
+        r, c, value = hit
+        units = "stored value" if self.film is not None and self.film.modality is not None else "grey value"
+        self.readout.setText(f"x {c}, y {r}: {value:g} ({units})")
+
+    def toggle_ruler(self) -> None:
+        if self.ruler is not None:
+            self.remove_ruler()
+        else:
+            self.add_ruler()
+
+    def add_ruler(self, start: tuple[float, float] | None = None, end: tuple[float, float] | None = None) -> None:
+        """A two-handle distance ruler; points are (x, y) on the shown film (default: across its middle)."""
+        if self._display is None:
+            return
+        self.remove_ruler()
+        h, w = self._display.shape[:2]
+        a = start or (w * 0.3, h * 0.5)
+        b = end or (w * 0.7, h * 0.5)
+        self.ruler = pg.LineSegmentROI([a, b], pen=pg.mkPen("#fde047", width=2))
+        self.ruler.setZValue(20)
+        self.view.addItem(self.ruler)
+        self.ruler.sigRegionChanged.connect(self._measure)
+        self.ruler_text.setVisible(True)
+        self._measure()
+
+    def remove_ruler(self) -> None:
+        if self.ruler is not None:
+            self.view.removeItem(self.ruler)
+            self.ruler = None
+        self.ruler_text.setVisible(False)
+
+    def ruler_points(self) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        if self.ruler is None:
+            return None
+        handles = self.ruler.getSceneHandlePositions()
+        pts = [self.view.mapSceneToView(pos) for _, pos in handles]
+        return (pts[0].x(), pts[0].y()), (pts[1].x(), pts[1].y())
+
+    def distance(self, a: tuple[float, float], b: tuple[float, float]) -> tuple[float, str]:
+        """Length between two shown points (x, y): (value, unit), in mm when the film gives its spacing."""
+        assert self._source is not None
+        shape = self._source.shape[:2]
+        ra, ca = self.orientation.to_source(a[1], a[0], shape)
+        rb, cb = self.orientation.to_source(b[1], b[0], shape)
+        dr, dc = rb - ra, cb - ca
+        if self.spacing is None:
+            return math.hypot(dr, dc), "px"
+        row_mm, col_mm, _ = self.spacing
+        scale = self._spacing_scale()
+        return math.hypot(dr * row_mm * scale[0], dc * col_mm * scale[1]), "mm"
+
+    def _spacing_scale(self) -> tuple[float, float]:
+        """Spacing is per stored pixel: a film decoded at another size scales it (Rows/Columns)."""
+        assert self._source is not None and self.film is not None
+        try:
+            rows, cols = int(self.film.meta.get("Rows", "")), int(self.film.meta.get("Columns", ""))
+        except ValueError:
+            return 1.0, 1.0
+        h, w = self._source.shape[:2]
+        return (rows / h if h else 1.0), (cols / w if w else 1.0)
+
+    def _measure(self) -> None:
+        pts = self.ruler_points()
+        if pts is None or self._source is None:
+            return
+        value, unit = self.distance(*pts)
+        text = f"{value:.1f} mm" if unit == "mm" else f"{value:.0f} px (no pixel spacing in this film)"
+        if unit == "mm" and self.spacing is not None and self.spacing[2] == "ImagerPixelSpacing":
+            text += " at the detector"
+        self.ruler_text.setText(text)
+        self.ruler_text.setPos(*pts[1])
+        self.measured.emit(text)
 
     # -- overlay --------------------------------------------------------------------------------------------
 

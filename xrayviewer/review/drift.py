@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xrayviewer.common.text import format_or_na
 from xrayviewer.inference.card import ModelCard
 from xrayviewer.inference.operating_point import empirical_sensitivity_threshold
 from xrayviewer.review.log import PNEUMONIA, AgreementLog, LoggedDecision, SiteThresholdEntry
@@ -67,13 +68,14 @@ class Rate:
         lo, hi = self.interval
         what = {"sensitivity": "pneumonia films", "specificity": "normal films"}[self.name]
         text = (f"{self.name} {self.value:.1%} ({self.k} of {self.n} {what}; 95 % CI {lo:.0%}-{hi:.0%}), "
-                f"card {self.card:.1%}")
+                f"card {format_or_na(self.card, '.1%')}")
         plain = {
             "consistent": "consistent with the card",
             "lower": ("LOWER than the card: the model misses more pneumonias here than on its validation films"
                       if self.name == "sensitivity" else
                       "LOWER than the card: the model raises more false alarms here than on its validation films"),
             "higher": "higher than the card",
+            "no data": "the card gives no validation figure to compare with",
         }[self.verdict]
         return f"{text}: {plain}"
 
