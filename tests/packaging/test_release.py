@@ -130,3 +130,15 @@ def test_desktop_entry_from_the_unpacked_archive_launches_its_binary(archive: Pa
     assert r.returncode == 0, r.stderr
     entry = (tmp_path / "share" / "applications" / "io.github.xrayviewer.desktop").read_text(encoding="utf-8")
     assert f'Exec="{folder / "xrayviewer"}" gui %f' in entry.splitlines()
+
+
+@pytest.mark.parametrize(("line", "allowed"), [
+    ('7 bind(5, {sa_family=AF_INET6, sin6_port=htons(0), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "::1", '
+     '&sin6_addr), sin6_scope_id=0}, 28) = 0', True),
+    ('7 bind(5, {sa_family=AF_INET, sin_port=htons(0), sin_addr=inet_addr("127.0.0.1")}, 16) = 0', True),
+    ('7 bind(5, {sa_family=AF_INET, sin_port=htons(0), sin_addr=inet_addr("0.0.0.0")}, 16) = 0', False),
+    ('7 connect(3, {sa_family=AF_INET, sin_port=htons(9), sin_addr=inet_addr("127.0.0.1")}, 16) = -1', False),
+])
+def test_frozen_no_network_check_allows_only_loopback_binds(line: str, allowed: bool) -> None:
+    """urllib3's import-time IPv6 probe binds ::1; anything else on AF_INET/AF_INET6 still fails the build."""
+    assert bool(check_build.LOOPBACK_BIND.search(line)) == allowed
