@@ -179,8 +179,9 @@ def fit_ood(
     """Fit on training embeddings [N, D]; cut-off from validation embeddings [M, D].
 
     The cut-off is the smallest score that refuses at most ``floor(max_val_refusal * M)`` validation
-    films, times ``margin`` (>= 1 refuses fewer still; see DEFAULT_MARGIN for why it is not 1). It is computed with the detector exactly as
-    ``to_dict``/``from_dict`` store it (float16 axes), so the stored card refuses what was measured.
+    films, times ``margin`` (>= 1 refuses fewer still; see DEFAULT_MARGIN for why it is not 1). It is
+    computed with the detector exactly as ``to_dict``/``from_dict`` store it (float16 axes), so the stored
+    card refuses what was measured.
     ``components`` is capped by the data (N - 1 and D); ``shrinkage`` adds that fraction of the average
     per-dimension variance to every component's variance.
     """
