@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 from pathlib import Path
 
@@ -35,6 +36,14 @@ def test_search_filters_by_modality_and_date(orthanc: Orthanc, pacs_env: dict[st
         assert cr.uid in later and dx.uid not in later
         [one] = client.search_studies(study_uid=dx.uid)
         assert one.study_uid == dx.uid
+
+
+def test_a_capped_search_says_there_may_be_more(orthanc: Orthanc, pacs_env: dict[str, str], caplog) -> None:
+    load_study(orthanc, films=1)
+    load_study(orthanc, films=1)
+    with _client(orthanc.url, pacs_env) as client, caplog.at_level(logging.WARNING):
+        assert len(client.search_studies(limit=1)) == 1
+    assert "returned the maximum of 1 studies for one query; there may be more" in caplog.text
 
 
 def test_fetch_study_into_cache_skips_non_images_and_reuses_cache(orthanc: Orthanc, proxy: FaultProxy,

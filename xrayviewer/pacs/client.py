@@ -202,8 +202,11 @@ class PacsClient:
         found: dict[str, StudySummary] = {}
         with self._translate("searching for studies"):
             for query in queries:  # one query per modality: list matching is not portable across servers
-                for item in self._client.search_for_studies(search_filters=query, fields=list(STUDY_FIELDS),
-                                                            limit=limit):
+                items = self._client.search_for_studies(search_filters=query, fields=list(STUDY_FIELDS), limit=limit)
+                if len(items) >= limit:
+                    log.warning("the PACS returned the maximum of %d studies for one query; there may be more "
+                                "(narrow the search with a later date or a modality)", limit)
+                for item in items:
                     ds = _as_dataset(item)
                     uid = _text(ds, "StudyInstanceUID")
                     if not uid:
