@@ -43,7 +43,8 @@ OVERLAY_RES = 256  # the CAM is smoothed to this many cells across before stretc
 AUTO, FULL = "auto", "full"
 MAX_ZOOM = 16.0  # screen pixels per film pixel at most (zoomed in)
 MIN_VIEW_PX = 8  # film pixels across the view at least
-MAX_ZOOM_OUT = 6.0  # the view spans at most this many films across
+MAX_ZOOM_OUT = 6.0  # the view spans at most this many films across...
+MAX_VIEW_PX = 4096  # ...or this many film pixels, whichever is more
 GREY = {"mode": "rgb", "ticks": [(0.0, (0, 0, 0, 255)), (1.0, (255, 255, 255, 255))]}
 GREY_INVERTED = {"mode": "rgb", "ticks": [(0.0, (255, 255, 255, 255)), (1.0, (0, 0, 0, 255))]}
 BORDERLINE_COLOUR = "#f5a524"
@@ -354,8 +355,8 @@ class FilmViewer(QWidget):
         if self._display is None:
             return
         h, w = self._display.shape[:2]
-        self.view.setLimits(minXRange=MIN_VIEW_PX, minYRange=MIN_VIEW_PX,
-                            maxXRange=MAX_ZOOM_OUT * max(w, h), maxYRange=MAX_ZOOM_OUT * max(w, h))
+        widest = max(MAX_ZOOM_OUT * max(w, h), MAX_VIEW_PX)  # a small film can still be seen 1:1
+        self.view.setLimits(minXRange=MIN_VIEW_PX, minYRange=MIN_VIEW_PX, maxXRange=widest, maxYRange=widest)
 
     def zoom_one_to_one(self) -> None:
         """One film pixel per screen pixel, around the centre of what is shown now."""
