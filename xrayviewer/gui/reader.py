@@ -66,8 +66,9 @@ class ReaderDialog(QDialog):
         for mode in BlindMode:
             self.blind.addItem(_BLIND_LABELS[mode], mode.value)
         self.blind.setCurrentIndex(self.blind.findData(BlindMode(blind).value))
-        intro = QLabel("Every decision is recorded under this name. Pick yourself from the list or type a new "
-                       "name." + (f" Last reader here: <b>{last}</b> — confirm it is you." if last else ""))
+        self.intro = intro = QLabel("Every decision is recorded under this name. Pick yourself from the list or "
+                                    "type a new name." + (f" Last reader here: <b>{last}</b> — confirm it is you."
+                                                          if last else ""))
         intro.setWordWrap(True)
         form = QFormLayout()
         form.addRow("Reader:", self.names)
