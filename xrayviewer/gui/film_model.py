@@ -3,8 +3,8 @@
 The model is a thin Qt face of :class:`~xrayviewer.review.session.ReviewSession`: the items, their scores
 and decisions live in the session; changes made through the model's methods update the session and tell the
 views which rows changed. The source model keeps discovery order forever; all re-ordering happens in the
-proxy with dynamic sort on a numeric key, so results streaming in re-sort rows without a Python comparison
-per pair and without losing the selection (the proxy keeps persistent indexes up to date).
+proxy, which orders a numpy array of sort keys (no Python comparison per pair) and moves the persistent
+indexes along, so results streaming in re-sort rows without losing the selection.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+import numpy as np
+from PySide6.QtCore import QAbstractListModel, QAbstractProxyModel, QModelIndex, QPersistentModelIndex, Qt
 
 from xrayviewer.common.vocab import Status
 from xrayviewer.review import LoggedDecision
@@ -150,14 +151,134 @@ def _tooltip(item: FilmItem) -> str:
     return "\n".join(lines)
 
 
-class FilmSortProxy(QSortFilterProxyModel):
-    """Most suspicious first (C++ numeric comparison on Role.SORT_KEY), plus the review filters."""
+class FilmSortProxy(QAbstractProxyModel):
+    """Most suspicious first, plus the review filters, ordered with numpy instead of Qt's sorting.
+
+    QSortFilterProxyModel compares rows through ``data()``: a Python call per comparison, so a batch of scores
+    landing in a 10,000-film study cost hundreds of milliseconds of GUI thread. Here the sort keys live in a
+    numpy array (refreshed for the rows that changed), the order is one ``lexsort`` (descending key, then
+    discovery order), and a changed order is one ``layoutChanged`` with the persistent indexes (the current
+    film, the selection) moved along, so the reader's film stays selected however rows re-sort.
+    """
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._mode = Filter.ALL
-        self.setSortRole(Role.SORT_KEY)
-        self.setDynamicSortFilter(True)
+        self._keys = np.zeros(0, np.float64)  # sort key per source row
+        self._accepted = np.zeros(0, bool)  # filter verdict per source row
+        self._rows = np.zeros(0, np.int64)  # proxy row -> source row
+        self._pos = np.zeros(0, np.int64)  # source row -> proxy row (-1: filtered out)
+
+    # -- source wiring ------------------------------------------------------------------------------------
+
+    def setSourceModel(self, source: Any) -> None:  # noqa: N802 - Qt's name
+        old = self.sourceModel()
+        if old is not None:
+            for signal, slot in self._wiring(old):
+                signal.disconnect(slot)
+        self.beginResetModel()
+        super().setSourceModel(source)
+        for signal, slot in self._wiring(source):
+            signal.connect(slot)
+        self._rebuild()
+        self.endResetModel()
+
+    def _wiring(self, source: Any) -> list[tuple[Any, Any]]:
+        return [(source.modelAboutToBeReset, self.beginResetModel), (source.modelReset, self._source_reset),
+                (source.dataChanged, self._source_changed), (source.layoutChanged, self._source_reset_layout)]
+
+    def _source_reset(self) -> None:
+        self._rebuild()
+        self.endResetModel()
+
+    def _source_reset_layout(self) -> None:
+        self._refresh(range(len(self._items())))
+
+    def _items(self) -> list[FilmItem]:
+        source = self.sourceModel()
+        return source.items if source is not None else []  # type: ignore[attr-defined, no-any-return]
+
+    def _rebuild(self) -> None:
+        items = self._items()
+        self._keys = np.array([it.sort_key for it in items], np.float64)
+        self._accepted = np.array([self._mode.accepts(it) for it in items], bool)
+        self._rows, self._pos = self._order()
+
+    def _order(self) -> tuple[np.ndarray, np.ndarray]:
+        n = len(self._keys)
+        every = np.arange(n, dtype=np.int64)
+        ranked = np.lexsort((every, -self._keys))  # descending key; ties in discovery order
+        rows = ranked[self._accepted[ranked]]
+        pos = np.full(n, -1, np.int64)
+        pos[rows] = np.arange(len(rows), dtype=np.int64)
+        return rows, pos
+
+    def _source_changed(self, top_left: QModelIndex, bottom_right: QModelIndex, roles: Sequence[int] = ()) -> None:
+        self._refresh(range(top_left.row(), bottom_right.row() + 1))
+
+    def _refresh(self, source_rows: Iterable[int]) -> None:
+        """Re-key and re-filter these source rows; re-order (one layout change) only if the order moved."""
+        items = self._items()
+        if len(self._keys) != len(items):
+            self.beginResetModel()
+            self._rebuild()
+            self.endResetModel()
+            return
+        rows = list(source_rows)
+        for r in rows:
+            self._keys[r] = items[r].sort_key
+            self._accepted[r] = self._mode.accepts(items[r])
+        new_rows, new_pos = self._order()
+        if np.array_equal(new_rows, self._rows):
+            shown = [int(self._pos[r]) for r in rows if self._pos[r] >= 0]
+            if shown:
+                self.dataChanged.emit(self.index(min(shown), 0), self.index(max(shown), 0))
+            return
+        self._relayout(new_rows, new_pos)
+
+    def _relayout(self, new_rows: np.ndarray, new_pos: np.ndarray) -> None:
+        self.layoutAboutToBeChanged.emit()
+        old = self.persistentIndexList()
+        sources = [int(self._rows[i.row()]) if 0 <= i.row() < len(self._rows) else -1 for i in old]
+        self._rows, self._pos = new_rows, new_pos
+        moved = [self.index(int(new_pos[s]), 0) if s >= 0 and new_pos[s] >= 0 else QModelIndex() for s in sources]
+        self.changePersistentIndexList(old, moved)
+        self.layoutChanged.emit()
+
+    # -- Qt API ---------------------------------------------------------------------------------------------
+
+    def index(self, row: int, column: int = 0,
+              parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> QModelIndex:  # noqa: B008
+        if parent.isValid() or column != 0 or not 0 <= row < len(self._rows):
+            return QModelIndex()
+        return self.createIndex(row, 0)
+
+    def parent(self, child: Any = None) -> Any:  # type: ignore[override]
+        if child is None:  # QObject.parent()
+            return super().parent()
+        return QModelIndex()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else 1
+
+    def mapToSource(self, proxy: QModelIndex | QPersistentModelIndex) -> QModelIndex:
+        source = self.sourceModel()
+        if source is None or not proxy.isValid() or not 0 <= proxy.row() < len(self._rows):
+            return QModelIndex()
+        return source.index(int(self._rows[proxy.row()]), 0)
+
+    def mapFromSource(self, source: QModelIndex | QPersistentModelIndex) -> QModelIndex:
+        if not source.isValid() or not 0 <= source.row() < len(self._pos) or self._pos[source.row()] < 0:
+            return QModelIndex()
+        return self.createIndex(int(self._pos[source.row()]), 0)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Always most suspicious first (kept for callers that ask for it)."""
+
+    # -- the review filters -----------------------------------------------------------------------------------
 
     @property
     def mode(self) -> Filter:
@@ -167,24 +288,16 @@ class FilmSortProxy(QSortFilterProxyModel):
         mode = Filter(mode)  # ValueError for an unknown filter
         if mode == self._mode:
             return
-        if hasattr(self, "endFilterChange"):  # Qt >= 6.9; invalidateRowsFilter is deprecated there
-            self.beginFilterChange()
-            self._mode = mode
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        else:
-            self._mode = mode
-            self.invalidateRowsFilter()
-
-    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
-        if self._mode is Filter.ALL:
-            return True
-        return self._mode.accepts(self.sourceModel().items[source_row])  # type: ignore[attr-defined]
+        self._mode = mode
+        self._accepted = np.array([mode.accepts(it) for it in self._items()], bool)
+        self._relayout(*self._order())
 
     def item_at(self, index: QModelIndex | QPersistentModelIndex) -> FilmItem | None:
-        if not index.isValid():
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
-        return self.sourceModel().items[self.mapToSource(index).row()]  # type: ignore[attr-defined]
+        return self._items()[int(self._rows[index.row()])]
 
     def items_in_order(self) -> list[FilmItem]:
         """The shown films in display order (most suspicious first)."""
-        return [self.item_at(self.index(r, 0)) for r in range(self.rowCount())]  # type: ignore[misc]
+        items = self._items()
+        return [items[r] for r in self._rows.tolist()]

@@ -364,9 +364,18 @@ class ReviewSession:
         return list(self._rows_of_sha.get(sha256, []))
 
     def counts(self) -> Counts:
-        scored = sum(it.status == Status.OK for it in self.items)
-        errors = sum(it.status == Status.ERROR for it in self.items)
-        reviewed = sum(it.reviewed for it in self.items)
+        """Films in total, scored, unreadable, reviewed by this reader and pending (one pass: a 10,000-film
+        study is counted after every batch of scores)."""
+        scored = errors = reviewed = 0
+        decisions, unreadable = self.decisions, self.unreadable
+        for it in self.items:
+            status = it.status
+            if status is Status.ERROR:
+                errors += 1
+                reviewed += it.sha256 in decisions or (bool(unreadable) and it.key in unreadable)
+                continue
+            scored += status is Status.OK
+            reviewed += it.sha256 in decisions
         return Counts(len(self.items), scored, errors, reviewed, len(self.items) - scored - errors)
 
     def pending_paths(self) -> list[Path]:
