@@ -1,7 +1,9 @@
 """Render the review app's documentation screenshots (PNG) from the bundled sample study.
 
-Runs on a virtual display (``xvfb-run python scripts/screenshots.py``) or, without one, on Qt's offscreen
-platform; either way widgets are captured with ``QWidget.grab()``. Settings and the agreement log live in a
+Runs on a virtual display the size of a small laptop screen
+(``xvfb-run -s "-screen 0 1366x768x24" python scripts/screenshots.py``) or, without one, on Qt's offscreen
+platform; widgets are captured with ``QWidget.grab()``, and the whole screen (``screen.png``: does the
+window fit?) with ``QScreen.grabWindow``. Settings, the score cache and the agreement log live in a
 temporary folder, so a user's own preferences and decisions are never touched.
 
     python scripts/screenshots.py [--model PATH] [--folder DIR] [--out docs/screenshots]
@@ -45,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=None, help="ONNX model (default: the bundled one)")
     parser.add_argument("--folder", type=Path, default=None, help="films to show (default: bundled samples)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots", help="output folder")
-    parser.add_argument("--size", default="1600x1000", help="main window size WxH")
+    parser.add_argument("--size", default="1366x768", help="main window size WxH (it is fitted to the screen)")
     args = parser.parse_args(argv)
 
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
@@ -55,19 +57,26 @@ def main(argv: list[str] | None = None) -> int:
 
     from xrayviewer.gui.app import create_app
     from xrayviewer.gui.main_window import MainWindow
-    from xrayviewer.gui.settings import Settings
+    from xrayviewer.gui.reader import BlindMode, ReaderDialog
 
     model = args.model or default_model_path()
     folder = (args.folder or samples_dir()).resolve()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     app = create_app()
-    Settings().reviewer = "Dr Example"
 
-    window = MainWindow(model_path=model, log_path=tmp / "agreement-log.sqlite3")
+    window = MainWindow(model_path=model, log_path=tmp / "agreement-log.sqlite3",
+                        cache_path=tmp / "score-cache.sqlite3")
     w, h = (int(x) for x in args.size.split("x"))
     window.resize(w, h)
+    window.fit_to_screen()
     window.show()
+    reader = ReaderDialog(["Dr Example", "Dr Second"], "Dr Example", BlindMode.AUTO, window)
+    reader.show()
+    settle(app)
+    reader_shot = reader.grab()
+    reader.close()
+    window.set_reader("Dr Example")
     if window.engine is None:
         print(f"screenshots: model unavailable ({window.model_error}); screenshots would be misleading",
               file=sys.stderr)
@@ -91,7 +100,35 @@ def main(argv: list[str] | None = None) -> int:
     wait_for(app, lambda: window.viewer.film is not None and window.viewer.item is target, 30, "film")
     window.viewer.set_overlay_enabled(True)
     settle(app, 1.0)
-    shots = {"main-window.png": window.grab()}
+    shots = {"main-window.png": window.grab(), "reader.png": reader_shot}
+    screen = app.primaryScreen()  # type: ignore[attr-defined]
+    if os.environ.get("QT_QPA_PLATFORM") != "offscreen" and screen is not None:
+        shots["screen.png"] = screen.grabWindow(0)
+
+    # Reading tools on a DICOM film with its pixel spacing: rotated, a window preset, the ruler in mm.
+    import numpy as np
+    from PIL import Image
+    from PySide6.QtCore import QPointF
+
+    from tests.films.testkit import make_dataset, save
+
+    study = tmp / "dicom-study"
+    study.mkdir()
+    grey = np.asarray(Image.open(target.path).convert("L"), np.uint16) * 16  # 12-bit stored values
+    save(make_dataset(grey, bits_stored=12, WindowCenter=2048, WindowWidth=4096, PixelSpacing=[0.2, 0.2]),
+         study / "chest.dcm")
+    window.open_folder(study)
+    wait_for(app, lambda: window.folder == study.resolve() and window.run_state == "done", 120, "DICOM scoring")
+    wait_for(app, lambda: window.viewer.film is not None, 30, "DICOM film")
+    v = window.viewer
+    v.set_overlay_enabled(False)
+    fh, fw = v.shown_grey().shape
+    v.add_ruler((fw * 0.25, fh * 0.55), (fw * 0.75, fh * 0.55))
+    settle(app, 0.6)
+    v._mouse_moved(v.view.mapViewToScene(QPointF(fw * 0.5, fh * 0.4)))  # the readout, as under the mouse
+    shots["viewer-tools.png"] = window.grab()
+    window.open_folder(folder)
+    wait_for(app, lambda: window.folder == folder and window.run_state == "done", 300, "rescoring (cached)")
 
     window.show_feature_maps()
     dialog = window.feature_dialog

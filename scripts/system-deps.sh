@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages Qt needs, only those missing. Usage: system-deps.sh headless|gui|test
-# headless: what offscreen Qt (screenshots) links against; gui: plus the X11/xcb platform plugin;
+# headless: what offscreen Qt (screenshots) links against; gui: plus the X11/xcb platform plugin and Xvfb;
 # test: headless plus the tools some tests use (strace for the no-network check, desktop-file and
 # AppStream validators, Orthanc with its DICOMweb plugin for the PACS tests, dicom3tools' dciodvfy).
 set -euo pipefail
@@ -41,6 +41,7 @@ if [ "$mode" = gui ]; then
   want 'libxcb-xinerama.so.0' libxcb-xinerama0
   want 'libxcb-randr.so.0' libxcb-randr0
   want 'libX11-xcb.so.1' libx11-xcb1
+  want_tool xvfb-run xvfb  # a virtual screen for the README screenshots (xvfb-run -s "-screen 0 1366x768x24")
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
