@@ -345,3 +345,32 @@ def test_app_log_records_reveals_exports_and_runs_without_patient_data(
     for m in messages:
         for secret in ("Doe", "Jane", "P-0001", str(tmp_path)):
             assert secret not in m, m
+
+
+def test_every_launch_asks_who_is_reading(qtbot: Any, monkeypatch: pytest.MonkeyPatch, tiny_model: Path,
+                                          tmp_path: Path, isolated: Any) -> None:
+    """`xrayviewer gui` (gui.app.main) asks before the event loop starts, the last reader preselected."""
+    from PySide6.QtWidgets import QApplication
+
+    from xrayviewer.gui import app, main_window
+
+    windows: list[Any] = []
+    monkeypatch.setattr(QApplication, "exec", lambda *_: 0)  # return at once instead of running the loop
+    real_init = main_window.MainWindow.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("cache_path", tmp_path / "cache.sqlite3")
+        real_init(self, *args, **kwargs)
+        windows.append(self)
+
+    monkeypatch.setattr(main_window.MainWindow, "__init__", init)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for name in ("Dr Test", "Dr Two"):
+        isolated.reviewer = name
+        assert app.main(empty, model_path=tiny_model, log_path=tmp_path / "log.sqlite3") == 0
+        assert windows[-1].session.reviewer == name and f"Reader: {name}" in windows[-1].reader_label.text()
+        windows[-1].shutdown()
+        windows[-1].close()
+    assert isolated.reviewer_asked == 2
+    assert isolated.reader_offers[-1] == (["Dr Test"], "Dr Test")  # the last one offered, not assumed
