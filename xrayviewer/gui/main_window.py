@@ -1108,6 +1108,7 @@ class MainWindow(QMainWindow):
         self.thumbs.shutdown()
         self.tasks.wait(wait_ms)
         if self.cache is not None:
+            self.cache.prune()  # a cache, not an archive: bounded (score_cache.MAX_ROWS)
             self.cache.close()
         if self.log is not None:
             self.log.close()
