@@ -66,3 +66,27 @@ def test_card_rejects_an_implausible_temperature():
     card = ModelCard(id="x", input_size=64, threshold=0.5, threshold_rule="t", temperature=0.0)
     with pytest.raises(ValueError, match="temperature"):
         ModelCard.from_json(card.to_json())
+
+
+def test_platt_scaling_undoes_a_shift_that_a_temperature_cannot():
+    """Class-balanced training shifts the logit: a temperature alone leaves the shift, Platt removes it."""
+    from xrayviewer.inference.calibration import fit_platt
+
+    y, raw = _overconfident(true_t=2.0)
+    shifted = raw - 3.0
+    t, b = fit_platt(y, shifted)
+    assert t == pytest.approx(2.0, rel=0.1) and b == pytest.approx(1.5, abs=0.3)
+    platt = expected_calibration_error(y, sigmoid(shifted / t + b))
+    temp_only = expected_calibration_error(y, sigmoid(shifted / fit_temperature(y, shifted)))
+    assert platt < 0.03 < temp_only
+
+
+def test_engine_applies_the_card_bias_and_keeps_the_map_exact(tmp_path):
+    films = np.random.default_rng(2).random((5, 64, 64), dtype=np.float32)
+    plain = Engine(build_tiny_model(tmp_path / "plain.onnx"), provider="cpu").run(films)
+    card = ModelCard(id="tiny-platt", input_size=64, threshold=0.5, threshold_rule="test", temperature=2.0,
+                     bias=0.7)
+    cal = Engine(build_tiny_model(tmp_path / "platt.onnx", card=card), provider="cpu").run(films)
+    raw = plain.cam.reshape(5, -1).mean(1)
+    np.testing.assert_allclose(cal.probability, sigmoid(raw / 2 + 0.7), atol=1e-6)
+    np.testing.assert_allclose(logit(cal.probability), cal.cam.reshape(5, -1).mean(1), atol=1e-4)

@@ -1,7 +1,9 @@
-"""Probabilities that mean what they say: temperature scaling, expected calibration error, reliability.
+"""Probabilities that mean what they say: temperature (Platt) scaling, calibration error, reliability.
 
-The network's logit is divided by a temperature fitted on validation films (card ``temperature``); the
-engine applies it, so every probability the app and the CLI show is the calibrated one. numpy only.
+The network's logit z becomes z / T + b, with the temperature T and bias b fitted on validation films
+(card ``temperature`` and ``bias``); the engine applies it, so every probability the app and the CLI show
+is the calibrated one. The bias matters: a network trained with class-balanced weights (or mixup) is
+shifted, not only over-confident, and a temperature alone cannot move its probabilities back. numpy only.
 """
 
 from __future__ import annotations
@@ -42,6 +44,37 @@ def fit_temperature(labels: np.ndarray, logits: np.ndarray, lo: float = 0.05, hi
             a, c = c, d
             d = a + g * (b - a)
     return float(np.exp((a + b) / 2))
+
+
+def nll_affine(labels: np.ndarray, logits: np.ndarray, scale: float, bias: float) -> float:
+    y = np.asarray(labels, dtype=np.float64)
+    z = np.asarray(logits, dtype=np.float64) * scale + bias
+    return float(np.mean(np.logaddexp(0, z) - y * z))
+
+
+def fit_platt(labels: np.ndarray, logits: np.ndarray, iterations: int = 100) -> tuple[float, float]:
+    """(temperature, bias) minimising validation NLL of sigmoid(z / T + b): Newton's method on (1/T, b)."""
+    y = np.asarray(labels, dtype=np.float64)
+    z = np.asarray(logits, dtype=np.float64)
+    if len(y) == 0 or y.min() == y.max():
+        raise ValueError("Platt scaling needs validation films of both classes")
+    w = np.array([1.0, 0.0])
+    x = np.stack([z, np.ones_like(z)], axis=1)
+    for _ in range(iterations):
+        p = sigmoid(x @ w)
+        grad = x.T @ (p - y) / len(y)
+        hess = (x * (p * (1 - p))[:, None]).T @ x / len(y) + 1e-9 * np.eye(2)
+        step = np.linalg.solve(hess, grad)
+        # damped: halve the step until the loss does not rise (Newton can overshoot on separable data)
+        t, base = 1.0, nll_affine(y, z, *w)
+        while t > 1e-4 and nll_affine(y, z, *(w - t * step)) > base:
+            t /= 2
+        w = w - t * step
+        if np.abs(t * step).max() < 1e-10:
+            break
+    if w[0] <= 0:
+        raise ValueError("Platt scaling found no positive slope: the scores do not separate the classes")
+    return float(1 / w[0]), float(w[1])
 
 
 def reliability(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> list[dict[str, float]]:

@@ -42,6 +42,7 @@ class ModelCard:
     # Calibration: the engine divides the network's logit (and its map) by this temperature, fitted on
     # validation films, so probabilities mean what they say. 1.0 = uncalibrated (older models).
     temperature: float = 1.0
+    bias: float = 0.0  # added to the logit after the temperature (Platt scaling); 0.0 = none
     calibration: dict[str, Any] = field(default_factory=dict)  # ECE before/after, reliability bins
     # [low, high] calibrated probabilities: calls inside this band are marked borderline. Empty = none.
     borderline: list[float] = field(default_factory=list)
@@ -69,6 +70,9 @@ class ModelCard:
         card.threshold = float(card.threshold)
         card.input_size = int(card.input_size)
         card.temperature = float(card.temperature)
+        card.bias = float(card.bias)
+        if not -20 <= card.bias <= 20:
+            raise ValueError(f"model card calibration bias {card.bias} is implausible")
         if not 0.01 <= card.temperature <= 100:
             raise ValueError(f"model card temperature {card.temperature} is implausible")
         if card.borderline and not (len(card.borderline) == 2

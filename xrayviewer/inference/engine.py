@@ -155,9 +155,11 @@ class Engine:
         names = ["probability", "cam", *(["embedding"] if self.has_embedding else [])]
         outs = self.session.run(names, {"image": np.ascontiguousarray(x)})
         prob, cam = np.asarray(outs[0], np.float32).reshape(-1), np.asarray(outs[1], np.float32)
-        t = self.card.temperature
-        if t != 1.0:  # calibrate: the logit is the map's mean (exact CAM), divided by the temperature
-            cam = cam / np.float32(t)
+        t, b = self.card.temperature, self.card.bias
+        if t != 1.0 or b != 0.0:
+            # calibrate: the logit is the map's mean (exact CAM); z -> z / T + b applied per location keeps
+            # the map exact (its mean is the calibrated logit)
+            cam = cam / np.float32(t) + np.float32(b)
             prob = sigmoid(cam.reshape(len(cam), -1).mean(axis=1)).astype(np.float32)
         emb = np.asarray(outs[2], np.float32) if self.has_embedding else None
         return Prediction(prob, cam, emb)
