@@ -6,12 +6,15 @@ review rules are not here.
 * :mod:`.app` - QApplication setup and the entry point; :mod:`.main_window` - the window, its menus and the
   wiring between widgets, the session and background work;
 * :mod:`.background` - the one way to run work off the GUI thread (jobs with results, progress and cancel);
-* :mod:`.scoring_run` - the scoring run as a background generator of per-batch bundles;
-* :mod:`.film_model` - the session's films as a Qt list model, and the sorting/filtering proxy;
+* :mod:`.scoring_run` - the scoring run as a background generator of per-batch bundles (cached scores first);
+* :mod:`.film_model` - the session's films as a Qt list model, and the numpy-ordered sorting/filtering proxy;
+* :mod:`.reader` - who is reading, asked at every launch, and blinded reading;
 * :mod:`.thumbnails` - lazily decoded, cached thumbnails and the tile painter;
-* :mod:`.viewer` - the large film view (zoom, pan, window/level, heat map); :mod:`.review_panel` - the
-  decision keys, note and saved state; :mod:`.attributes` - DICOM attributes (patient data hidden);
-* :mod:`.dialogs` - model card, agreement statistics, feature maps; :mod:`.settings` - persisted settings;
+* :mod:`.viewer` - the large film view (zoom, pan, window/level, reading tools, heat map);
+  :mod:`.review_panel` - the decision keys, note and saved state; :mod:`.attributes` - DICOM attributes
+  (patient data hidden);
+* :mod:`.dialogs` - model card, agreement statistics with the drift check and site threshold, feature maps;
+  :mod:`.settings` - persisted settings;
   :mod:`.compat` - PySide6 work-arounds.
 """
 

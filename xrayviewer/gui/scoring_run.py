@@ -10,10 +10,10 @@ decoded and scored, and their scores are added to the cache.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,20 +63,14 @@ def scoring_bundles(paths: list[Path], engine: Engine, *, batch_size: int = 8,
     threshold = float(getattr(engine, "threshold", engine.card.threshold))
     if cache is not None and cache.usable:
         todo: list[Path] = []
-        for i in range(0, total, CACHE_CHUNK):
-            if cancel is not None and cancel.is_set():
-                return
-            chunk = paths[i:i + CACHE_CHUNK]
-            shas = {}
-            for p in chunk:
-                with contextlib.suppress(OSError):  # scored below, where the error is reported properly
-                    shas[p] = file_sha256(p)
-            found = cache.get_many(list(shas.values()), cache_key, threshold)
-            hits = [found[shas[p]].to_result(p) for p in chunk if p in shas and shas[p] in found]
-            todo += [p for p in chunk if not (p in shas and shas[p] in found)]
-            if hits:
-                done += len(hits)
-                yield Bundle(hits, done, total, done / max(time.monotonic() - start, 1e-6), cached=len(hits))
+        hasher = ThreadPoolExecutor(max_workers=background_threads(4), thread_name_prefix="hash")
+        try:
+            yield from _cached(paths, cache, cache_key, threshold, todo, hasher, cancel, start, total)
+        finally:
+            hasher.shutdown(wait=True, cancel_futures=True)
+        if cancel is not None and cancel.is_set():
+            return
+        done = total - len(todo)
         paths = todo
     try:
         for results in score_batches(paths, engine, **kwargs):
@@ -86,3 +80,28 @@ def scoring_bundles(paths: list[Path], engine: Engine, *, batch_size: int = 8,
             yield Bundle(results, done, total, done / max(time.monotonic() - start, 1e-6))
     except Exception as exc:  # onnxruntime failures etc.: the message the reviewer sees
         raise RuntimeError(f"scoring stopped: {exc}") from exc
+
+
+def _sha_or_none(path: Path) -> str:
+    try:
+        return file_sha256(path)
+    except OSError:
+        return ""  # scored later, where the error is reported properly
+
+
+def _cached(paths: list[Path], cache: ScoreCache, cache_key: str, threshold: float, todo: list[Path],
+            hasher: ThreadPoolExecutor, cancel: threading.Event | None, start: float,
+            total: int) -> Iterator[Bundle]:
+    """Bundles of the scores the cache holds (files hashed side by side); the rest is appended to ``todo``."""
+    done = 0
+    for i in range(0, total, CACHE_CHUNK):
+        if cancel is not None and cancel.is_set():
+            return
+        chunk = paths[i:i + CACHE_CHUNK]
+        shas = {p: sha for p, sha in zip(chunk, hasher.map(_sha_or_none, chunk), strict=True) if sha}
+        found = cache.get_many(list(shas.values()), cache_key, threshold)
+        hits = [found[shas[p]].to_result(p) for p in chunk if p in shas and shas[p] in found]
+        todo += [p for p in chunk if not (p in shas and shas[p] in found)]
+        if hits:
+            done += len(hits)
+            yield Bundle(hits, done, total, done / max(time.monotonic() - start, 1e-6), cached=len(hits))

@@ -7,5 +7,6 @@
 * :mod:`.scoring` - worker threads decode and score many films, results in input order, batch by batch;
 * :mod:`.batch` - batch scoring as rows, the atomic score CSV and the per-film output pool (``xrayviewer
   score`` is a thin shell over it; another engine plugs in as a batch scorer);
-* :mod:`.heatmap`, :mod:`.heatmap_png` - the evidence map over the film, and heat-map PNG files.
+* :mod:`.heatmap`, :mod:`.heatmap_png` - the evidence map over the film, and heat-map PNG files;
+* :mod:`.score_cache` - scores kept between sessions (content hash, model, threshold) in the user cache.
 """

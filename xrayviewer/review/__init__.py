@@ -5,7 +5,7 @@
   features (reader identity, borderline marks, out-of-scope groups) start here;
 * :mod:`.log` - the agreement log (SQLite, WAL, append-only, one transaction per decision);
 * :mod:`.stats` - agreement rate, Cohen's kappa and the confusion matrix per reviewer;
-* :mod:`.export` - the decisions that count as CSV;
+* :mod:`.export` - the decisions that count as CSV, and a study as CSV (one row per film);
 * :mod:`.drift` - the site operating threshold proposed from the readers' labels.
 """
 
