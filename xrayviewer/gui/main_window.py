@@ -476,6 +476,7 @@ class MainWindow(QMainWindow):
         warning = self.model.open(folder, paths)
         self._update_reader()
         self.review_panel.show_item(None)
+        self.review_panel.last_saved.setText("")  # it named a film of the previous study
         self.statusBar().showMessage(warning or f"{len(paths)} films in {folder}", 10000 if warning else 5000)
         self._update_counts()
         if self.engine is not None and paths:
