@@ -66,9 +66,9 @@ def test_torch_and_onnxruntime_agree_on_real_films(tiny_run):
     with torch.no_grad():
         logit, cam = net(torch.from_numpy(films)[:, None])
     pred = engine.run(films)
-    t = engine.card.temperature  # the engine calibrates: logit and map divided by the card's temperature
-    np.testing.assert_allclose(pred.probability, torch.sigmoid(logit / t).numpy(), atol=1e-5)
-    np.testing.assert_allclose(pred.cam, cam.numpy() / t, atol=1e-4)
+    t, b = engine.card.temperature, engine.card.bias  # the engine calibrates: z / T + b, map and logit alike
+    np.testing.assert_allclose(pred.probability, torch.sigmoid(logit / t + b).numpy(), atol=1e-5)
+    np.testing.assert_allclose(pred.cam, cam.numpy() / t + b, atol=1e-4)
 
 
 def test_scores_the_sample_study(tiny_run):
@@ -169,7 +169,8 @@ def test_ensemble_assembles_calibrates_and_carries_its_scope_detector(tiny_ensem
     with torch.no_grad():
         x = torch.from_numpy(films)[:, None]
         mean_logit = (net_a(x)[0] + net_b(x)[0]) / 2
-    np.testing.assert_allclose(pred.probability, torch.sigmoid(mean_logit / card.temperature).numpy(), atol=1e-5)
+    np.testing.assert_allclose(pred.probability, torch.sigmoid(mean_logit / card.temperature + card.bias).numpy(),
+                               atol=1e-5)
 
 
 def test_val_figures_on_the_card_are_at_its_threshold(tiny_ensemble):
@@ -177,3 +178,18 @@ def test_val_figures_on_the_card_are_at_its_threshold(tiny_ensemble):
     card = result.card
     assert card.val_metrics["threshold"] == pytest.approx(card.threshold, abs=1e-4)  # rounded on the card
     assert card.val_metrics["sensitivity"] >= 0.95  # the robust rule never goes below its floor
+
+
+def test_int8_quantisation_keeps_the_contract_and_the_exact_map(tiny_ensemble, tmp_path):
+    from xrayviewer.inference.calibration import logit
+    from xrayviewer.training.quantize import quantize_int8
+
+    _, result = tiny_ensemble
+    films = np.random.default_rng(3).random((40, 64, 64), dtype=np.float32)
+    q = quantize_int8(result.model_path, tmp_path / "q.onnx", films[:32])
+    assert q.stat().st_size < result.model_path.stat().st_size / 2
+    fp, i8 = Engine(result.model_path, provider="cpu"), Engine(q, provider="cpu")
+    assert i8.card.id == fp.card.id and i8.has_embedding  # the card and the contract travel
+    a, b = fp.run(films[32:]), i8.run(films[32:])
+    np.testing.assert_allclose(logit(b.probability), b.cam.reshape(8, -1).mean(1), atol=1e-4)
+    assert np.abs(a.probability - b.probability).max() < 0.1

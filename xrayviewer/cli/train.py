@@ -62,6 +62,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="robust: the target-sensitivity point of a robust normal fit to the pneumonia films' "
                         "calibrated logits, never below 95%% empirical val sensitivity; sensitivity: the "
                         "highest threshold keeping the empirical target (round 1's rule). Default robust")
+    p.add_argument("--int8", action="store_true",
+                   help="quantise the exported model to int8 (onnxruntime static QDQ, ranges from training "
+                        "films); calibration, threshold and scope detector are then measured on the int8 graph")
     p.add_argument("--borderline", type=float, default=1.0, metavar="LOGITS",
                    help="half-width of the borderline band around the threshold, in calibrated logits "
                         "(default 1.0: odds within a factor e)")
@@ -110,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
                               out=args.out, model_id=model_id, min_sensitivity=args.min_sensitivity,
                               command=command, resume=args.resume, members=args.members,
                               only_member=args.only_member, threshold_rule=args.threshold_rule,
-                              borderline_logit=args.borderline)
+                              borderline_logit=args.borderline, int8=args.int8)
     except KeyboardInterrupt:
         print(f"xrayviewer train: interrupted; resume with --resume --run-dir {args.run_dir}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -121,8 +124,9 @@ def run(args: argparse.Namespace) -> int:
     m = result.card.val_metrics
     print(f"exported {result.model_path} ({result.model_path.stat().st_size / 1e6:.1f} MB), threshold "
           f"{result.card.threshold:.4f}: val AUC {m['auc']:.4f}, accuracy {m['accuracy']:.3f}, sensitivity "
-          f"{m['sensitivity']:.3f}, specificity {m['specificity']:.3f}; torch/onnxruntime max diff "
-          f"{result.parity['probability']:.2e}", file=sys.stderr)
+          f"{m['sensitivity']:.3f}, specificity {m['specificity']:.3f}; "
+          + (f"int8: {result.card.extra['int8']}" if "int8" in result.card.extra else
+             f"torch/onnxruntime max diff {result.parity['probability']:.2e}"), file=sys.stderr)
     return EXIT_OK
 
 

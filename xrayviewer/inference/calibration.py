@@ -46,10 +46,16 @@ def fit_temperature(labels: np.ndarray, logits: np.ndarray, lo: float = 0.05, hi
     return float(np.exp((a + b) / 2))
 
 
-def nll_affine(labels: np.ndarray, logits: np.ndarray, scale: float, bias: float) -> float:
+#: Weak pull of (1/T, b) towards (1, 0): on separable validation films the NLL has no minimum (the slope
+#: runs off to infinity); this keeps the fit finite without moving it on real, overlapping scores.
+PLATT_RIDGE = 1e-3
+
+
+def nll_affine(labels: np.ndarray, logits: np.ndarray, scale: float, bias: float,
+               ridge: float = PLATT_RIDGE) -> float:
     y = np.asarray(labels, dtype=np.float64)
     z = np.asarray(logits, dtype=np.float64) * scale + bias
-    return float(np.mean(np.logaddexp(0, z) - y * z))
+    return float(np.mean(np.logaddexp(0, z) - y * z)) + ridge / 2 * ((scale - 1) ** 2 + bias**2)
 
 
 def fit_platt(labels: np.ndarray, logits: np.ndarray, iterations: int = 100) -> tuple[float, float]:
@@ -58,12 +64,13 @@ def fit_platt(labels: np.ndarray, logits: np.ndarray, iterations: int = 100) -> 
     z = np.asarray(logits, dtype=np.float64)
     if len(y) == 0 or y.min() == y.max():
         raise ValueError("Platt scaling needs validation films of both classes")
-    w = np.array([1.0, 0.0])
+    prior = np.array([1.0, 0.0])
+    w = prior.copy()
     x = np.stack([z, np.ones_like(z)], axis=1)
     for _ in range(iterations):
         p = sigmoid(x @ w)
-        grad = x.T @ (p - y) / len(y)
-        hess = (x * (p * (1 - p))[:, None]).T @ x / len(y) + 1e-9 * np.eye(2)
+        grad = x.T @ (p - y) / len(y) + PLATT_RIDGE * (w - prior)
+        hess = (x * (p * (1 - p))[:, None]).T @ x / len(y) + PLATT_RIDGE * np.eye(2)
         step = np.linalg.solve(hess, grad)
         # damped: halve the step until the loss does not rise (Newton can overshoot on separable data)
         t, base = 1.0, nll_affine(y, z, *w)
