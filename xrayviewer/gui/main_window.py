@@ -63,7 +63,7 @@ from xrayviewer.inference.score_cache import ScoreCache, model_key
 from xrayviewer.review import AgreementLog, LoggedDecision, ReviewError, export_review_csv
 from xrayviewer.review.drift import SiteProposal, accept, effective_threshold, revert
 from xrayviewer.review.export import export_study_csv
-from xrayviewer.review.log import NON_DIAGNOSTIC, RECALL
+from xrayviewer.review.log import NON_DIAGNOSTIC, OUT_OF_SCOPE, RECALL
 from xrayviewer.review.session import DecisionKind, FilmItem, Filter, ReviewSession, RunState, Verdict, parse_kind
 from xrayviewer.scope import ScopeError, ScopeGate
 
@@ -591,7 +591,8 @@ class MainWindow(QMainWindow):
         elif self.session.run_state is RunState.DONE:
             self.rate_label.setText(f"Scored {counts['scored']} films, {counts['errors']} unreadable.")
             self.progress.setVisible(False)
-        self._log_run_summary(job.cancelled)
+        cancelled = job.cancelled
+        QTimer.singleShot(0, lambda: self._log_run_summary(cancelled))  # its own turn of the event loop
         self.worker = None
         self._scoring_ui_idle()
         self._update_counts()
@@ -1063,9 +1064,13 @@ class MainWindow(QMainWindow):
     def _log_run_summary(self, cancelled: bool) -> None:
         """One line per scoring run in the app log: counts and speed only (no file names: they may name
         patients)."""
-        items = self.session.items
-        out = sum(it.out_of_scope for it in items)
-        borderline = sum(it.borderline for it in items if it.judged)
+        out = borderline = 0
+        for it in self.session.items:  # one pass: a 10,000-film study
+            if it.status is Status.OK:
+                if it.prediction == OUT_OF_SCOPE:
+                    out += 1
+                else:
+                    borderline += it.borderline
         c = self.session.counts()
         seconds = time.monotonic() - self._run_started
         log.info("scoring %s: %d films, %d scored (%d from the score cache), %d unreadable, %d out of scope, "
