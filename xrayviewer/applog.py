@@ -17,6 +17,7 @@ import logging
 import logging.handlers
 import os
 import platform
+import re
 import sys
 import threading
 import time
@@ -133,7 +134,7 @@ def setup_logging(verbose: bool = False, console: bool = True) -> Path | None:
         log.warning("cannot write the log file in %s (%s); logging to stderr only", log_dir(), problem)
     else:
         log.info("xrayviewer %s started: argv=%r python=%s platform=%s frozen=%s",
-                 __version__, sys.argv, platform.python_version(), platform.platform(),
+                 __version__, redacted_argv(), platform.python_version(), platform.platform(),
                  bool(getattr(sys, "frozen", False)))
     return path
 
@@ -148,7 +149,7 @@ def crash_report_text(exc_type: type[BaseException], exc: BaseException | None,
         f"python: {sys.version.splitlines()[0]} ({sys.executable})",
         f"platform: {platform.platform()}",
         f"frozen: {bool(getattr(sys, 'frozen', False))}",
-        f"argv: {sys.argv!r}",
+        f"argv: {redacted_argv()!r}",
         f"thread: {thread_name or threading.current_thread().name}",
         "",
         "".join(traceback.format_exception(exc_type, exc, tb)).rstrip(),
@@ -244,3 +245,11 @@ def _enable_native_crash_log() -> None:
         return
     faulthandler.enable(file=f, all_threads=True)
     _native_log = f
+
+
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+
+
+def redacted_argv(argv: list[str] | None = None) -> list[str]:
+    """The command line with credentials in URLs (``https://user:pw@host``) replaced: logs never hold them."""
+    return [_USERINFO.sub(r"\g<scheme>***@", a) for a in (sys.argv if argv is None else argv)]

@@ -207,3 +207,12 @@ def test_a_native_crash_leaves_its_stacks_in_the_log_folder(tmp_path: Path) -> N
     assert proc.returncode != 0
     report = (tmp_path / "native-crashes.txt").read_text(encoding="utf-8")
     assert "Segmentation fault" in report and "File \"<string>\", line 3" in report
+
+
+def test_credentials_in_urls_never_reach_the_log() -> None:
+    argv = ["xrayviewer", "score", "--pacs", "https://bob:s3cret@pacs.local:8443/dicom-web", "--csv", "a@b.csv",
+            "--ray-address", "ray://token@head:10001"]
+    out = applog.redacted_argv(argv)
+    assert "s3cret" not in " ".join(out) and "bob" not in " ".join(out) and "token" not in " ".join(out)
+    assert out[3] == "https://***@pacs.local:8443/dicom-web" and out[5] == "a@b.csv"
+    assert out[:3] == argv[:3]
