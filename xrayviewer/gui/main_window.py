@@ -70,6 +70,7 @@ from xrayviewer.scope import ScopeError, ScopeGate
 log = logging.getLogger(__name__)
 
 DECODED_CACHE = 4  # full-resolution films kept for instant back-and-forth (they can be 100 MB each)
+MERGE_MAX = 1000  # scores merged into the grid per turn of the event loop
 
 
 class MainWindow(QMainWindow):
@@ -549,12 +550,20 @@ class MainWindow(QMainWindow):
             self._show_timer.start(max(0, int(1000 * wait)))
 
     def _show_incoming(self) -> None:
-        """Merge the batches that arrived since the last update: one re-sort of the grid for all of them."""
+        """Merge the batches that arrived since the last update: one re-sort of the grid for all of them.
+
+        At most MERGE_MAX films per turn of the event loop (the rest follows on the next turn), so a flood of
+        cached scores never blocks the window for long."""
         if not self._incoming:
             return
         bundles, self._incoming = self._incoming, []
         self._last_shown = time.monotonic()
         results = [r for b in bundles for r in b.results]
+        if len(results) > MERGE_MAX:
+            last = bundles[-1]
+            self._incoming = [Bundle(results[MERGE_MAX:], last.done, last.total, last.rate)]
+            results = results[:MERGE_MAX]
+            self._show_timer.start(0)
         self.model.apply_results(results)
         if self.engine is not None and any(r.threshold != self.threshold_in_force.value for r in results):
             # a site threshold accepted or reverted while this run was going: its calls follow at once
@@ -583,6 +592,10 @@ class MainWindow(QMainWindow):
             return
         self._show_timer.stop()
         self._show_incoming()
+        if self._incoming:  # more than one turn's worth still to show: finish once it is shown
+            self._show_timer.stop()
+            QTimer.singleShot(0, lambda: self._on_finished(job))
+            return
         self.session.run_finished(job.cancelled)
         counts = self.model.counts()
         if job.cancelled:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -205,7 +205,9 @@ class FilmViewer(QWidget):
                                         colorMapMenu=False)
         self.colorbar.axis.setTicks([[(0.0, "none"), (0.5, "+2 logit"), (1.0, "strong")]])
         self.graphics.addItem(self.colorbar, row=0, col=2)
-        self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
+        # Every mouse move on the viewport (pyqtgraph's scene signal drops moves closer together than a screen
+        # refresh, so the readout could stay on a pixel the mouse has already left).
+        self.graphics.viewport().installEventFilter(self)
 
         self.window_combo = QComboBox()
         self.window_combo.setToolTip("Window / level (keys 1-9): robust auto range, full range or the film's "
@@ -474,6 +476,11 @@ class FilmViewer(QWidget):
             return None
         r, c = self.orientation.pixel_to_source(row, col, self._source.shape[:2])
         return r, c, float(self._source[r, c])
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.MouseMove and watched is self.graphics.viewport():
+            self._mouse_moved(QPointF(self.graphics.mapToScene(event.position().toPoint())))  # type: ignore[attr-defined]
+        return super().eventFilter(watched, event)
 
     def _mouse_moved(self, pos: QPointF) -> None:
         if self._display is None or not self.view.sceneBoundingRect().contains(pos):
