@@ -101,6 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     window.viewer.set_overlay_enabled(True)
     settle(app, 1.0)
     shots = {"main-window.png": window.grab(), "reader.png": reader_shot}
+    borderline = [it for it in items if it.borderline]
+    if borderline:  # a call close to the threshold: the amber mark on the tile, the viewer and the panel
+        window.select_path(borderline[0].path)
+        wait_for(app, lambda: window.viewer.film is not None and window.viewer.item is borderline[0], 30, "film")
+        settle(app, 1.0)
+        shots["borderline.png"] = window.grab()
+        window.select_path(target.path)
+        wait_for(app, lambda: window.viewer.item is target, 30, "film")
     screen = app.primaryScreen()  # type: ignore[attr-defined]
     if os.environ.get("QT_QPA_PLATFORM") != "offscreen" and screen is not None:
         shots["screen.png"] = screen.grabWindow(0)

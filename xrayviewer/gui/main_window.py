@@ -261,7 +261,7 @@ class MainWindow(QMainWindow):
         self.attributes_dock.setWidget(self.attributes)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.attributes_dock)
         self.resizeDocks([self.review_dock], [340], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.review_dock, self.attributes_dock], [360, 560], Qt.Orientation.Vertical)
+        self.resizeDocks([self.review_dock, self.attributes_dock], [440, 480], Qt.Orientation.Vertical)
 
     def _action(self, text: str, slot: Callable[..., Any], shortcuts: list[str] | str | None = None,
                 tip: str = "") -> QAction:

@@ -98,7 +98,7 @@ class ReviewPanel(QWidget):
         keys = QLabel("<small>Keys: <b>A</b> agree · <b>D</b> disagree · <b>N</b> normal · <b>P</b> pneumonia"
                       "<br/><b>J</b>/<b>K</b> or arrows: next/previous · <b>H</b> heat map · <b>F</b> fit · "
                       "Ctrl+N note<br/>View: <b>I</b> invert · <b>R</b>/<b>L</b> rotate · <b>X</b>/<b>Y</b> flip · "
-                      "<b>1</b>-<b>9</b> window · <b>0</b> reset · <b>Z</b> 1:1 · <b>M</b> ruler</small>")
+                      "<b>1</b>-<b>9</b>/<b>0</b> window/reset · <b>Z</b> 1:1 · <b>M</b> ruler</small>")
         muted(keys)
         keys.setWordWrap(True)
         layout.addWidget(keys)

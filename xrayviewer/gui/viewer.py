@@ -174,6 +174,7 @@ class FilmViewer(QWidget):
         font.setBold(True)
         self.header.setFont(font)
         self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.header.setWordWrap(True)  # a long call (borderline, site threshold) must not widen the window
         self.header.setObjectName("callHeader")
         self.subheader = QLabel("")
         self.subheader.setWordWrap(True)
