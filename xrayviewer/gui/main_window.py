@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
         self._films: Lru[Path, Film] = Lru(DECODED_CACHE)  # decoded full-resolution films
         self._current_path: Path | None = None
         self._folder_token = 0
+        self._gc_frozen = False
         self.feature_dialog: FeatureMapDialog | None = None
         self.tasks = Background(self, threads=2)  # discovery, decodes, feature maps
         self.scoring = Background(self, threads=2)  # a cancelled run may still finish its batch beside a new one
@@ -477,8 +478,13 @@ class MainWindow(QMainWindow):
         self.attributes.set_meta({}, frozenset())
         warning = self.model.open(folder, paths)
         # The study's items live as long as it is open: keeping them (and everything made before) out of the
-        # cyclic GC's full collections keeps its pauses on the GUI thread short with 10,000 films.
+        # cyclic GC's full collections keeps its pauses on the GUI thread short with 10,000 films. On a study
+        # switch the frozen objects are released first, so the previous study's cycles are collected.
+        if self._gc_frozen:
+            gc.unfreeze()
+            gc.collect()
         gc.freeze()
+        self._gc_frozen = True
         self._update_reader()
         self.review_panel.show_item(None)
         self.review_panel.last_saved.setText("")  # it named a film of the previous study
