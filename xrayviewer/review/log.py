@@ -164,6 +164,13 @@ _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM decisions"
 _SELECT_V2 = _SELECT.replace("scope, scope_reason", "'in' AS scope, '' AS scope_reason")
 _INSERT = f"INSERT INTO decisions ({', '.join(_COLUMNS[1:])}) VALUES ({', '.join('?' * (len(_COLUMNS) - 1))})"
 
+def _append_only(table: str) -> tuple[str, str]:
+    """Triggers that make `table` append-only in the database itself, not only through this module's API."""
+    abort = "BEGIN SELECT RAISE(ABORT, 'the agreement log is append-only'); END"
+    return (f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} {abort}",
+            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} {abort}")
+
+
 # Schema migrations: _MIGRATIONS[v] brings a log at user_version v to v + 1 (run inside one transaction).
 _CREATE_V1 = (
     """
@@ -187,14 +194,7 @@ _CREATE_V1 = (
     "CREATE INDEX decisions_film_reviewer ON decisions (sha256, reviewer, id)",
     "CREATE INDEX decisions_study ON decisions (study, id)",
     # Append-only is enforced by the database itself, not only by this module's API.
-    """
-    CREATE TRIGGER decisions_no_update BEFORE UPDATE ON decisions
-    BEGIN SELECT RAISE(ABORT, 'the agreement log is append-only'); END
-    """,
-    """
-    CREATE TRIGGER decisions_no_delete BEFORE DELETE ON decisions
-    BEGIN SELECT RAISE(ABORT, 'the agreement log is append-only'); END
-    """,
+    *_append_only("decisions"),
 )
 # v2: site operating thresholds a reader accepted (or reverted) for a model, append-only like decisions.
 _CREATE_V2 = (
@@ -211,14 +211,7 @@ _CREATE_V2 = (
     )
     """,
     "CREATE INDEX site_thresholds_model ON site_thresholds (model_id, id)",
-    """
-    CREATE TRIGGER site_thresholds_no_update BEFORE UPDATE ON site_thresholds
-    BEGIN SELECT RAISE(ABORT, 'the agreement log is append-only'); END
-    """,
-    """
-    CREATE TRIGGER site_thresholds_no_delete BEFORE DELETE ON site_thresholds
-    BEGIN SELECT RAISE(ABORT, 'the agreement log is append-only'); END
-    """,
+    *_append_only("site_thresholds"),
 )
 # v3: the scope gate. A refused film has no model call, yet the reader may still label it: probability may be
 # NULL and model_call OUT_OF_SCOPE, but only on rows whose scope is 'out'. CHECK constraints cannot be
@@ -275,14 +268,7 @@ _CREATE_V4 = (
     )
     """,
     "CREATE INDEX unreadable_decisions_film ON unreadable_decisions (study, path, reviewer, id)",
-    """
-    CREATE TRIGGER unreadable_decisions_no_update BEFORE UPDATE ON unreadable_decisions
-    BEGIN SELECT RAISE(ABORT, 'the agreement log is append-only'); END
-    """,
-    """
-    CREATE TRIGGER unreadable_decisions_no_delete BEFORE DELETE ON unreadable_decisions
-    BEGIN SELECT RAISE(ABORT, 'the agreement log is append-only'); END
-    """,
+    *_append_only("unreadable_decisions"),
 )
 _MIGRATIONS: dict[int, tuple[str, ...]] = {0: _CREATE_V1, 1: _CREATE_V2, 2: _CREATE_V3, 3: _CREATE_V4}
 
