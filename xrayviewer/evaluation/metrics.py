@@ -158,17 +158,11 @@ def calibration(labels: np.ndarray, probs: np.ndarray, bins: int = CALIBRATION_B
     """
     from sklearn.metrics import brier_score_loss
 
+    from xrayviewer.inference.calibration import calibration_bins, expected_calibration_error
+
     y, p = np.asarray(labels).astype(float), np.clip(np.asarray(probs, dtype=np.float64), 0.0, 1.0)
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.searchsorted(edges[1:-1], p)  # exactly as sklearn assigns bins
-    count = np.bincount(which, minlength=bins)
-    sum_p = np.bincount(which, weights=p, minlength=bins)
-    sum_y = np.bincount(which, weights=y, minlength=bins)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_p = np.where(count > 0, sum_p / np.maximum(count, 1), np.nan)
-        frac_pos = np.where(count > 0, sum_y / np.maximum(count, 1), np.nan)
-    filled = count > 0
-    ece = float(np.sum(count[filled] * np.abs(frac_pos[filled] - mean_p[filled])) / max(len(y), 1))
+    edges, count, mean_p, frac_pos = calibration_bins(y, p, bins)
+    ece = expected_calibration_error(y, p, bins)
     return {
         "bins": bins, "edges": edges.tolist(), "count": count.tolist(),
         "mean_predicted": mean_p.tolist(), "fraction_positive": frac_pos.tolist(),

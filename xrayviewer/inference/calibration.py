@@ -84,25 +84,35 @@ def fit_platt(labels: np.ndarray, logits: np.ndarray, iterations: int = 100) -> 
     return float(1 / w[0]), float(w[1])
 
 
+def calibration_bins(labels: np.ndarray, probs: np.ndarray, bins: int = 10
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(edges, films, mean predicted probability, observed pneumonia fraction) on equal-width bins.
+
+    Films are assigned to bins exactly as scikit-learn's ``calibration_curve(strategy="uniform")`` does;
+    empty bins give NaN means, so the arrays line up with the edges.
+    """
+    y = np.asarray(labels, dtype=np.float64)
+    p = np.clip(np.asarray(probs, dtype=np.float64), 0.0, 1.0)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.searchsorted(edges[1:-1], p)
+    count = np.bincount(which, minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_p = np.where(count > 0, np.bincount(which, weights=p, minlength=bins) / np.maximum(count, 1), np.nan)
+        frac = np.where(count > 0, np.bincount(which, weights=y, minlength=bins) / np.maximum(count, 1), np.nan)
+    return edges, count, mean_p, frac
+
+
 def reliability(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
     """Per equal-width probability bin: films, mean predicted probability, observed pneumonia fraction."""
-    y = np.asarray(labels, dtype=np.float64)
-    p = np.asarray(probs, dtype=np.float64)
-    edges = np.linspace(0, 1, bins + 1)
-    idx = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
-    rows = []
-    for b in range(bins):
-        m = idx == b
-        rows.append({"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": int(m.sum()),
-                     "mean_probability": float(p[m].mean()) if m.any() else float("nan"),
-                     "observed": float(y[m].mean()) if m.any() else float("nan")})
-    return rows
+    edges, count, mean_p, frac = calibration_bins(labels, probs, bins)
+    return [{"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": int(count[b]),
+             "mean_probability": float(mean_p[b]), "observed": float(frac[b])} for b in range(bins)]
 
 
 def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> float:
     """ECE: the film-weighted mean gap between predicted probability and observed frequency per bin."""
-    n = len(np.asarray(labels))
-    if n == 0:
+    _, count, mean_p, frac = calibration_bins(labels, probs, bins)
+    filled = count > 0
+    if not filled.any():
         return float("nan")
-    return float(sum(r["n"] / n * abs(r["mean_probability"] - r["observed"])
-                     for r in reliability(labels, probs, bins) if r["n"]))
+    return float(np.sum(count[filled] * np.abs(frac[filled] - mean_p[filled])) / count.sum())
