@@ -10,6 +10,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from xrayviewer.inference.calibration import logit, sigmoid
+
 CARD_KEY = "model_card"
 
 
@@ -86,8 +88,6 @@ class ModelCard:
             return False
         lo, hi = self.borderline
         if threshold is not None and threshold != self.threshold:
-            from xrayviewer.inference.calibration import logit, sigmoid
-
             shift = float(logit(threshold) - logit(self.threshold))
             lo, hi = float(sigmoid(logit(lo) + shift)), float(sigmoid(logit(hi) + shift))
         return lo <= probability < hi
