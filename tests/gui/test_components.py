@@ -165,6 +165,7 @@ def test_proxy_resorts_10000_films_keeping_selection(qtbot: Any) -> None:
     assert probs == sorted(probs, reverse=True)
     assert all(it.status == "pending" for it in items[2000:])
     assert proxy.item_at(view.currentIndex()) is chosen
+    assert list(proxy.iter_items()) == items == proxy.items_in_order()
 
 
 def test_window_stays_responsive_with_1000_films(qtbot: Any, make_window: Any, tmp_path: Path,
@@ -275,3 +276,21 @@ def test_about_names_the_log_folder(make_window: Any, isolated: Any, monkeypatch
     w.show_about()
     (kind, title, text), = [m for m in isolated.messages if m[0] == "about"]
     assert str(log_dir()) in text and "not a diagnosis" in text
+
+
+def test_heat_map_is_coloured_once_per_film_and_again_when_its_call_changes(qtbot: Any, scored: Any) -> None:
+    """Drawing a film and then its score colours the map once; a new threshold or a turn colours it again."""
+    v = scored.viewer
+    item = scored.current_item()
+    assert item is not None and item.cam is not None and v.overlay.isVisible()
+    coloured = v.overlay.image
+    v.update_score(item)  # the same score again (a result arriving for the shown film)
+    assert v.overlay.image is coloured
+    item.threshold = min(0.99, item.threshold + 0.2)  # a site threshold accepted: the reference moves
+    v.update_score(item)
+    assert v.overlay.image is not coloured and not np.array_equal(v.overlay.image, coloured)
+    recoloured = v.overlay.image
+    v.rotate(1)
+    assert v.overlay.image.shape[:2] == recoloured.shape[1::-1]  # turned with the film
+    v.clear()
+    assert not v.overlay.isVisible()

@@ -92,6 +92,28 @@ def test_reopening_starts_at_the_first_unreviewed_film(log: AgreementLog) -> Non
         again.decide(it, Verdict.AGREE)
     assert again.first_unreviewed(order(again)) is None
     assert again.film_to_show(order(again)) is again.items[0]  # all done: the top one
+    assert again.film_to_show([]) is None
+
+
+def test_film_to_show_reads_a_lazy_order_only_as_far_as_needed(log: AgreementLog) -> None:
+    s = open_session(log, "dr.a")
+    s.decide(s.items[0], Verdict.AGREE)
+    read = []
+
+    def lazily():
+        for it in order(s):
+            read.append(it)
+            yield it
+
+    assert s.film_to_show(lazily()) is s.items[1]
+    assert read == order(s)[:2]
+
+
+def test_row_of_takes_a_path_or_its_text(log: AgreementLog) -> None:
+    s = open_session(log, "dr.a")
+    path = s.items[3].path
+    assert s.row_of(path) == s.row_of(str(path)) == 3
+    assert s.row_of(path.parent / "not-in-the-study.png") is None
 
 
 def test_unreadable_film_gets_a_reader_decision(log: AgreementLog) -> None:

@@ -19,13 +19,52 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+SCORING_NICENESS = 10  # how far scoring steps aside for the GUI thread (a Linux nice value)
+
+
+def lower_this_thread(niceness: int) -> None:
+    """Let this thread yield the CPU to the GUI thread: raise its nice value (Linux keeps one per thread, and
+    threads it starts inherit it). On a 2-core machine a scoring run otherwise keeps the GUI thread waiting
+    for a core for tens of milliseconds. Elsewhere, or if the system refuses, nothing changes."""
+    if niceness <= 0 or not sys.platform.startswith("linux"):
+        return
+    tid = threading.get_native_id()
+    try:
+        if os.getpriority(os.PRIO_PROCESS, tid) < niceness:
+            os.setpriority(os.PRIO_PROCESS, tid, niceness)
+    except OSError:
+        log.debug("could not lower the priority of a background thread", exc_info=True)
+
+
+def call_lowered(fn: Callable[[], T], niceness: int) -> T:
+    """``fn()`` on a short-lived thread of lowered priority, waiting for it: the threads a library starts in
+    ``fn`` (onnxruntime's pool, made with its session) inherit the lower priority."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        lower_this_thread(niceness)
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # handed back to the caller's thread below
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="lowered-call")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
 
 
 def background_threads(at_most: int) -> int:
@@ -82,13 +121,15 @@ class Job(QObject):
 
 
 class _Runnable(QRunnable):
-    def __init__(self, job: Job, fn: Callable[[], Any]) -> None:
+    def __init__(self, job: Job, fn: Callable[[], Any], niceness: int = 0) -> None:
         super().__init__()
         self.job = job
         self.fn = fn
+        self.niceness = niceness
 
     def run(self) -> None:
         job = self.job
+        lower_this_thread(self.niceness)
         try:
             value = self.fn()
             if inspect.isgenerator(value):
@@ -111,8 +152,10 @@ class _Runnable(QRunnable):
 class Background(QObject):
     """A thread pool for the GUI's background work (see the module docstring)."""
 
-    def __init__(self, parent: QObject | None = None, threads: int = 2) -> None:
+    def __init__(self, parent: QObject | None = None, threads: int = 2, niceness: int = 0) -> None:
+        """``niceness`` > 0 lowers the priority of the pool's threads (and of the threads they start)."""
         super().__init__(parent)
+        self.niceness = niceness
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max(1, threads))
         self._live: set[Job] = set()
@@ -134,7 +177,7 @@ class Background(QObject):
                 signal.connect(slot)
         self._live.add(job)
         job.finished.connect(lambda: self._live.discard(job))
-        self.pool.start(_Runnable(job, lambda: fn(*args, **kwargs)))
+        self.pool.start(_Runnable(job, lambda: fn(*args, **kwargs), self.niceness))
         return job
 
     def submit(self, fn: Callable[[], Any], on_done: Callable[[Any], None],

@@ -42,7 +42,7 @@ from xrayviewer import NOTICE, __version__
 from xrayviewer.common.vocab import Label, Status
 from xrayviewer.films import Film, discover_films, load_film
 from xrayviewer.gui.attributes import AttributesPanel
-from xrayviewer.gui.background import Background, Job
+from xrayviewer.gui.background import SCORING_NICENESS, Background, Job, call_lowered
 from xrayviewer.gui.dialogs import (
     FeatureMapDialog,
     ModelCardDialog,
@@ -72,6 +72,9 @@ log = logging.getLogger(__name__)
 
 DECODED_CACHE = 4  # full-resolution films kept for instant back-and-forth (they can be 100 MB each)
 MERGE_MAX = 1000  # scores merged into the grid per turn of the event loop
+# Work that follows a merge (counts, progress bar, drawing the new top film) waits this long, so the event loop
+# paints and answers input in between instead of doing it all in one turn (a queued call would run at once).
+AFTER_MERGE_MS = 15
 
 
 class MainWindow(QMainWindow):
@@ -89,6 +92,13 @@ class MainWindow(QMainWindow):
         self._show_timer = QTimer(self)
         self._show_timer.setSingleShot(True)
         self._show_timer.timeout.connect(self._show_incoming)
+        # The status bar's counts (a pass over every film) and the progress bar (which repaints at once) follow
+        # a merge on the next turn of the event loop, so each turn stays short in a 10,000-film study.
+        self._progress: tuple[int, int, float] | None = None
+        self._status_timer = QTimer(self)
+        self._status_timer.setSingleShot(True)
+        self._status_timer.setInterval(AFTER_MERGE_MS)
+        self._status_timer.timeout.connect(self._show_progress)
         self._auto_selecting = False
         self._films: Lru[Path, Film] = Lru(DECODED_CACHE)  # decoded full-resolution films
         self._current_path: Path | None = None
@@ -96,7 +106,8 @@ class MainWindow(QMainWindow):
         self._gc_frozen = False
         self.feature_dialog: FeatureMapDialog | None = None
         self.tasks = Background(self, threads=2)  # discovery, decodes, feature maps
-        self.scoring = Background(self, threads=2)  # a cancelled run may still finish its batch beside a new one
+        # a cancelled run may still finish its batch beside a new one; scoring steps aside for the GUI thread
+        self.scoring = Background(self, threads=2, niceness=SCORING_NICENESS)
         self.setWindowTitle(f"xrayviewer {__version__}")
         self.setAcceptDrops(True)
 
@@ -133,7 +144,8 @@ class MainWindow(QMainWindow):
             self.model_error = "no model was given"
             return
         try:
-            self.engine = Engine(model_path, provider=provider)
+            # made on a lowered thread: onnxruntime's own threads inherit that, so scoring yields to the GUI
+            self.engine = call_lowered(lambda: Engine(model_path, provider=provider), SCORING_NICENESS)
             self.gate = ScopeGate.for_model(self.engine.card)  # every film is checked before any call
         except (ModelError, ScopeError) as exc:
             self.engine = None
@@ -543,6 +555,8 @@ class MainWindow(QMainWindow):
 
     def _drop_incoming(self) -> None:
         self._show_timer.stop()
+        self._status_timer.stop()
+        self._progress = None
         self._incoming.clear()
 
     def _scoring_ui_idle(self) -> None:
@@ -583,13 +597,19 @@ class MainWindow(QMainWindow):
         else:
             self._keep_current_in_view()
         current = self.current_item()
-        if current is not None and any(Path(r.path) == current.path for r in results):
+        if current is not None and current.path in {r.path for r in results}:
             self.viewer.update_score(current)
             self._refresh_review_panel()
-        self._update_counts()
         last = bundles[-1]
-        self.progress.setValue(last.done)
-        self.rate_label.setText(f"Scoring: {last.done}/{last.total} · {last.rate:.1f} films/s")
+        self._progress = (last.done, last.total, last.rate)
+        self._status_timer.start()  # counts and progress bar on their own turn of the event loop
+
+    def _show_progress(self) -> None:
+        self._update_counts()
+        if self._progress is not None and self.worker is not None:
+            done, total, rate = self._progress
+            self.progress.setValue(done)
+            self.rate_label.setText(f"Scoring: {done}/{total} · {rate:.1f} films/s")
 
     def _on_failed(self, job: Job, message: str) -> None:
         if job is not self.worker:
@@ -606,6 +626,7 @@ class MainWindow(QMainWindow):
             self._show_timer.stop()
             QTimer.singleShot(0, lambda: self._on_finished(job))
             return
+        self._status_timer.stop()  # the counts are brought up to date below
         self.session.run_finished(job.cancelled)
         counts = self.model.counts()
         if job.cancelled:
@@ -630,7 +651,9 @@ class MainWindow(QMainWindow):
     def _select_top(self) -> None:
         """Show the first unreviewed film (the most suspicious one in a fresh study; where the reader stopped in
         a reopened one) without counting it as the reader's own choice."""
-        target = self.session.film_to_show(self._display_order())
+        target = self.session.film_to_show(self.proxy.iter_items())
+        if target is not None and target is self.current_item():
+            return  # already shown: no re-selection, no scroll
         self._auto_selecting = True
         try:
             if target is None or not self.select_path(target.path):
@@ -685,7 +708,11 @@ class MainWindow(QMainWindow):
         self._current_path = item.path
         self._refresh_review_panel()
         film = self._films.get(item.path)
-        if film is not None:
+        if film is not None and self._auto_selecting:
+            # following the top while scores arrive: drawing the film waits for the next turn of the event
+            # loop, so the merge that moved the top and the drawing never block the window together
+            QTimer.singleShot(AFTER_MERGE_MS, lambda p=item.path: self._show_if_current(p))
+        elif film is not None:
             self._show_film(film, item)
         else:
             self.viewer.clear(f"Loading {item.name}…")
@@ -715,6 +742,11 @@ class MainWindow(QMainWindow):
         nxt = self.proxy.item_at(self.proxy.index(current.row() + 1, 0))
         if nxt is not None and nxt.path not in self._films and nxt.status != Status.ERROR:
             self._decode(nxt.path, show=False)
+
+    def _show_if_current(self, path: Path) -> None:
+        item, film = self.current_item(), self._films.get(path)
+        if item is not None and film is not None and item.path == path:
+            self._show_film(film, item)
 
     def _show_film(self, film: Film, item: FilmItem) -> None:
         self.viewer.set_film(film, item)

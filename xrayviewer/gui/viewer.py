@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -159,6 +160,8 @@ class FilmViewer(QWidget):
         self.item: FilmItem | None = None
         self._source: np.ndarray | None = None  # the film's values (modality units for DICOM), unturned
         self._display: np.ndarray | None = None  # what is on screen (turned and flipped)
+        self._auto_levels = (0.0, 1.0)  # robust levels of the display
+        self._overlay_key: tuple[Any, float, Orientation] | None = None  # what the overlay shows now
         self._mono1 = False  # MONOCHROME1: low values are dense (shown bright)
         self._user_invert = False
         self.orientation = Orientation()
@@ -259,6 +262,7 @@ class FilmViewer(QWidget):
         self.item = None
         self._source = None
         self._display = None
+        self._overlay_key = None
         self.spacing = None
         self.image.clear()
         self.histogram.plot.setData([], [])  # an unreadable film must not keep the previous histogram
@@ -297,7 +301,8 @@ class FilmViewer(QWidget):
         if self._source is None:
             return
         self._display = self.orientation.apply(self._source)
-        self.image.setImage(self._display, autoLevels=False, levels=robust_levels(self._display))
+        self._auto_levels = robust_levels(self._display)  # once per drawing: the window presets reuse it
+        self.image.setImage(self._display, autoLevels=False, levels=self._auto_levels)
         self.image.setRect(QRectF(0, 0, self._display.shape[1], self._display.shape[0]))
         self._apply_lut()
         self._apply_window()
@@ -336,14 +341,19 @@ class FilmViewer(QWidget):
     def _update_overlay(self) -> None:
         item = self.item
         if self._display is None or item is None or item.cam is None or item.status != Status.OK:
+            self._overlay_key = None
             self.overlay.clear()
             self.overlay.setVisible(False)
             return
-        cam = np.asarray(item.cam, np.float32)
-        if cam.ndim == 3:
-            cam = cam[0]
-        self.overlay.setImage(self.orientation.apply(overlay_rgba(cam, item.threshold)), autoLevels=False,
-                              levels=(0, 255))
+        # a film is drawn, then its score shown: one colouring, not two (the key holds the CAM itself)
+        shown = self._overlay_key
+        if shown is None or shown[0] is not item.cam or shown[1:] != (item.threshold, self.orientation):
+            cam = np.asarray(item.cam, np.float32)
+            if cam.ndim == 3:
+                cam = cam[0]
+            self.overlay.setImage(self.orientation.apply(overlay_rgba(cam, item.threshold)), autoLevels=False,
+                                  levels=(0, 255))
+            self._overlay_key = (item.cam, item.threshold, self.orientation)
         h, w = self._display.shape[:2]
         self.overlay.setRect(QRectF(0, 0, w, h))  # the CAM spans the whole (squashed) film
         self.overlay.setVisible(self._show_overlay)
@@ -450,7 +460,7 @@ class FilmViewer(QWidget):
             center, width = choice
             levels = (center - max(width, 1e-6) / 2, center + max(width, 1e-6) / 2)
         else:
-            levels = robust_levels(self._display)
+            levels = self._auto_levels
         self.image.setLevels(levels)
         self.histogram.setLevels(*levels)
 

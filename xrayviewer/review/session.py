@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Protocol
 
 from xrayviewer.common.text import path_text
@@ -353,8 +353,9 @@ class ReviewSession:
         """Whether other readers' decisions are hidden until this reader has decided the film."""
         return self.blinded if self.blinded is not None else self._others_here > 0
 
-    def row_of(self, path: Path) -> int | None:
-        return self._row_of.get(Path(path))
+    def row_of(self, path: Path | str) -> int | None:
+        # a Path is looked up as it is: building a new one per result (10,000 of them) costs the GUI thread
+        return self._row_of.get(path if isinstance(path, PurePath) else Path(path))
 
     def item_at(self, path: Path) -> FilmItem | None:
         row = self.row_of(path)
@@ -455,14 +456,20 @@ class ReviewSession:
         """After new scores: show the most suspicious film (still following, or nothing shown yet)."""
         return self.follow_top or not has_current
 
-    def first_unreviewed(self, order: Sequence[FilmItem]) -> FilmItem | None:
+    def first_unreviewed(self, order: Iterable[FilmItem]) -> FilmItem | None:
         """The first film of ``order`` (display order) with a model call this reader has not decided."""
         return next((it for it in order if it.judged and it.decision is None), None)
 
-    def film_to_show(self, order: Sequence[FilmItem]) -> FilmItem | None:
+    def film_to_show(self, order: Iterable[FilmItem]) -> FilmItem | None:
         """What to open while following the top: the first unreviewed film (a restarted review goes on where
-        it stopped), else the first film."""
-        return self.first_unreviewed(order) or (order[0] if order else None)
+        it stopped), else the first film. ``order`` may be lazy: it is read only as far as needed."""
+        first: FilmItem | None = None
+        for it in order:
+            if first is None:
+                first = it
+            if it.judged and it.decision is None:
+                return it
+        return first
 
     # -- the threshold in force ----------------------------------------------------------------------------------
 
