@@ -77,6 +77,15 @@ MERGE_MAX = 1000  # scores merged into the grid per turn of the event loop
 AFTER_MERGE_MS = 15
 
 
+def _discover(folder: Path) -> list[Path]:
+    """The study's films, found off the GUI thread; each path's hash is computed here too (a Path keeps it),
+    so indexing 10,000 films by path on the GUI thread does not hash them there."""
+    paths = discover_films(folder)
+    for p in paths:
+        hash(p)
+    return paths
+
+
 class MainWindow(QMainWindow):
     def __init__(self, *, model_path: Path | None, log_path: Path, provider: str = "auto",
                  settings: Settings | None = None, batch_size: int = 8,
@@ -478,7 +487,7 @@ class MainWindow(QMainWindow):
             if token == self._folder_token:
                 QMessageBox.warning(self, "Cannot open folder", f"{folder}: {message}")
 
-        self.tasks.submit(lambda: discover_films(folder), done, failed)
+        self.tasks.submit(lambda: _discover(folder), done, failed)
 
     def _populate(self, folder: Path, paths: list[Path]) -> None:
         self.settings.add_recent(folder)

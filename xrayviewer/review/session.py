@@ -299,8 +299,8 @@ class ReviewSession:
         Returns a warning for the user ('' if none), e.g. when past decisions cannot be read.
         """
         self.folder = Path(folder)
-        self.items = [FilmItem(Path(p), decisions=self.decisions, unreadable_decisions=self.unreadable)
-                      for p in paths]
+        self.items = [FilmItem(p if isinstance(p, Path) else Path(p), decisions=self.decisions,
+                               unreadable_decisions=self.unreadable) for p in paths]
         self._row_of = {it.path: i for i, it in enumerate(self.items)}
         self._rows_of_sha = {}
         self.run_state = RunState.IDLE
