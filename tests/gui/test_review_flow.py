@@ -345,7 +345,7 @@ def test_open_folder_dialog_and_recent(qtbot: Any, make_window: Any, study: Path
     w.open_action.trigger()
     qtbot.waitUntil(lambda: w.run_state is RunState.DONE, timeout=WAIT_MS)
     assert w.folder == study.resolve()
-    w._fill_recent_menu()
+    w.recent_menu.aboutToShow.emit()  # the menu refills as it opens
     assert str(study.resolve()) in [a.text() for a in w.recent_menu.actions()]
     w.open_folder(study / "missing")
     assert any("Not a folder" in t for t in isolated.texts("warning"))

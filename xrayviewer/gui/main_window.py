@@ -8,19 +8,27 @@ Threads: folder discovery, thumbnails, the selected film's full-resolution decod
 all run off the GUI thread as jobs of one mechanism (:mod:`xrayviewer.gui.background`). Only recording a
 decision runs here, on purpose: it is one small SQLite commit, and the UI must not show "saved" before it
 has returned.
+
+This module composes the window (widgets, status bar, selection and display of films, the reader, decisions,
+Qt events, shutdown). The rest is one job per module, each reached through the window:
+
+* :mod:`.actions` - the menus, actions and keyboard shortcuts;
+* :mod:`.scoring_controller` - the scoring run as shown: start/cancel, merging scores, progress, counts;
+* :mod:`.exports` - File ▸ Export (review CSV, agreement log CSV, DICOM results);
+* :mod:`.menu_dialogs` - Open from PACS, statistics, model card, feature maps, About;
+* :mod:`.site_threshold` - the threshold in force (the card's, or an accepted site threshold).
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, QStandardPaths, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -30,6 +38,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListView,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -39,42 +48,36 @@ from PySide6.QtWidgets import (
 )
 
 from xrayviewer import NOTICE, __version__
-from xrayviewer.common.vocab import Label, Status
+from xrayviewer.common.vocab import Status
 from xrayviewer.films import Film, discover_films, load_film
+from xrayviewer.gui import exports
+from xrayviewer.gui.actions import build_actions
 from xrayviewer.gui.attributes import AttributesPanel
 from xrayviewer.gui.background import SCORING_NICENESS, Background, Job, call_lowered
-from xrayviewer.gui.dialogs import (
-    FeatureMapDialog,
-    ModelCardDialog,
-    SiteThresholdHooks,
-    StatisticsDialog,
-    ThresholdInForce,
-)
+from xrayviewer.gui.dialogs import FeatureMapDialog, ModelCardDialog, StatisticsDialog, ThresholdInForce
 from xrayviewer.gui.film_model import FilmListModel, FilmSortProxy
 from xrayviewer.gui.lru import Lru
+from xrayviewer.gui.menu_dialogs import MenuDialogs
 from xrayviewer.gui.reader import BlindMode, ReaderDialog
 from xrayviewer.gui.review_panel import ReviewPanel
-from xrayviewer.gui.scoring_run import Bundle, emit_interval, scoring_bundles
+from xrayviewer.gui.scoring_controller import AFTER_MERGE_MS, ScoringController
 from xrayviewer.gui.settings import Settings
+from xrayviewer.gui.site_threshold import SiteThreshold
 from xrayviewer.gui.style import banner, muted
 from xrayviewer.gui.thumbnails import ThumbnailDelegate, ThumbnailLoader
 from xrayviewer.gui.viewer import FilmViewer
 from xrayviewer.inference.engine import Engine, ModelError
 from xrayviewer.inference.score_cache import ScoreCache, model_key
-from xrayviewer.review import AgreementLog, LoggedDecision, ReviewError, export_review_csv
-from xrayviewer.review.drift import SiteProposal, accept, effective_threshold, revert
-from xrayviewer.review.export import export_study_csv
-from xrayviewer.review.log import NON_DIAGNOSTIC, OUT_OF_SCOPE, RECALL
+from xrayviewer.review import AgreementLog, ReviewError
 from xrayviewer.review.session import DecisionKind, FilmItem, Filter, ReviewSession, RunState, Verdict, parse_kind
 from xrayviewer.scope import ScopeError, ScopeGate
+
+if TYPE_CHECKING:
+    from xrayviewer.gui.pacs_dialog import PacsDialog
 
 log = logging.getLogger(__name__)
 
 DECODED_CACHE = 4  # full-resolution films kept for instant back-and-forth (they can be 100 MB each)
-MERGE_MAX = 1000  # scores merged into the grid per turn of the event loop
-# Work that follows a merge (counts, progress bar, drawing the new top film) waits this long, so the event loop
-# paints and answers input in between instead of doing it all in one turn (a queued call would run at once).
-AFTER_MERGE_MS = 15
 
 
 def _discover(folder: Path) -> list[Path]:
@@ -87,6 +90,41 @@ def _discover(folder: Path) -> list[Path]:
 
 
 class MainWindow(QMainWindow):
+    """The review window: composes the widgets and forwards the reader's actions to the session."""
+
+    # The menus' actions, built with their shortcuts by gui/actions.py (build_actions).
+    open_action: QAction
+    recent_menu: QMenu
+    pacs_action: QAction
+    export_action: QAction
+    export_log_action: QAction
+    dicom_export_action: QAction
+    agree_action: QAction
+    disagree_action: QAction
+    normal_action: QAction
+    pneumonia_action: QAction
+    next_action: QAction
+    prev_action: QAction
+    note_action: QAction
+    nondiagnostic_action: QAction
+    recall_action: QAction
+    stats_action: QAction
+    heatmap_action: QAction
+    fit_action: QAction
+    one_to_one_action: QAction
+    invert_action: QAction
+    rotate_action: QAction
+    rotate_back_action: QAction
+    flip_h_action: QAction
+    flip_v_action: QAction
+    ruler_action: QAction
+    reset_view_action: QAction
+    preset_actions: list[QAction]
+    features_action: QAction
+    score_action: QAction
+    cancel_action: QAction
+    card_action: QAction
+
     def __init__(self, *, model_path: Path | None, log_path: Path, provider: str = "auto",
                  settings: Settings | None = None, batch_size: int = 8,
                  decoder: Callable[[Path, int], Any] | None = None, cache_path: Path | None = None,
@@ -95,28 +133,16 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings()
         self.batch_size = batch_size
         self.decoder = decoder  # tests inject a slow decoder to exercise cancel
-        self.worker: Job | None = None  # the scoring run whose results are shown
-        self._incoming: list[Bundle] = []  # its batches not shown yet (coalesced: one re-sort per interval)
-        self._last_shown = 0.0
-        self._show_timer = QTimer(self)
-        self._show_timer.setSingleShot(True)
-        self._show_timer.timeout.connect(self._show_incoming)
-        # The status bar's counts (a pass over every film) and the progress bar (which repaints at once) follow
-        # a merge on the next turn of the event loop, so each turn stays short in a 10,000-film study.
-        self._progress: tuple[int, int, float] | None = None
-        self._status_timer = QTimer(self)
-        self._status_timer.setSingleShot(True)
-        self._status_timer.setInterval(AFTER_MERGE_MS)
-        self._status_timer.timeout.connect(self._show_progress)
         self._auto_selecting = False
         self._films: Lru[Path, Film] = Lru(DECODED_CACHE)  # decoded full-resolution films
         self._current_path: Path | None = None
         self._folder_token = 0
         self._gc_frozen = False
-        self.feature_dialog: FeatureMapDialog | None = None
         self.tasks = Background(self, threads=2)  # discovery, decodes, feature maps
         # a cancelled run may still finish its batch beside a new one; scoring steps aside for the GUI thread
         self.scoring = Background(self, threads=2, niceness=SCORING_NICENESS)
+        self.scorer = ScoringController(self)  # starts runs on self.scoring and shows their results
+        self.dialogs = MenuDialogs(self)
         self.setWindowTitle(f"xrayviewer {__version__}")
         self.setAcceptDrops(True)
 
@@ -128,23 +154,20 @@ class MainWindow(QMainWindow):
         # The reader is asked at every launch (ask_reader), never carried over silently from the last one.
         self.session = ReviewSession(model_id=self.engine.card.id if self.engine is not None else None)
         self._open_log()
-        self.threshold_in_force = ThresholdInForce(self.engine.card.threshold if self.engine else float("nan"),
-                                                   "model card")
+        self.site_threshold = SiteThreshold(self)
         self.cache: ScoreCache | None = None
         self.cache_key = ""
         if self.engine is not None and use_cache:
             self.cache = ScoreCache(cache_path)
             self.cache_key = model_key(self.engine.card.id, model_path)
-        self._run_started = 0.0
-        self._run_cached = 0
 
         self._build_widgets()
-        self._build_actions()
+        build_actions(self)
         self._build_status_bar()
         self._restore_state()
-        self._apply_threshold_in_force()
+        self.site_threshold.apply()
         self._update_reader()
-        self._update_counts()
+        self.update_counts()
 
     # -- setup ----------------------------------------------------------------------------------------------
 
@@ -285,102 +308,6 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.review_dock], [340], Qt.Orientation.Horizontal)
         self.resizeDocks([self.review_dock, self.attributes_dock], [440, 480], Qt.Orientation.Vertical)
 
-    def _action(self, text: str, slot: Callable[..., Any], shortcuts: list[str] | str | None = None,
-                tip: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcuts:
-            keys = [shortcuts] if isinstance(shortcuts, str) else shortcuts
-            action.setShortcuts([QKeySequence(k) for k in keys])
-        if tip:
-            action.setStatusTip(tip)
-        action.triggered.connect(lambda _=False: slot())
-        self.addAction(action)  # shortcuts work even when the menu bar is hidden
-        return action
-
-    def _build_actions(self) -> None:
-        bar = self.menuBar()
-        m = bar.addMenu("&File")
-        self.open_action = self._action("&Open folder…", self.choose_folder, "Ctrl+O")
-        m.addAction(self.open_action)
-        self.recent_menu = m.addMenu("Recent folders")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        self._fill_recent_menu()
-        self.pacs_action = self._action("Open from &PACS…", self.open_from_pacs, "Ctrl+Shift+O")
-        m.addAction(self.pacs_action)
-        m.addSeparator()
-        self.export_action = self._action("&Export review CSV (this study, one row per film)…", self.export_csv,
-                                          "Ctrl+E")
-        self.export_log_action = self._action("Export the whole agreement &log…", self.export_log_csv)
-        m.addActions([self.export_action, self.export_log_action])
-        self.dicom_export_action = self._action("Export &DICOM results…", self.export_dicom)
-        m.addAction(self.dicom_export_action)
-        m.addSeparator()
-        m.addAction(self._action("&Quit", self.close, "Ctrl+Q"))
-
-        m = bar.addMenu("&Review")
-        self.agree_action = self._action("&Agree with the model", lambda: self.decide(Verdict.AGREE), "A")
-        self.disagree_action = self._action("&Disagree with the model", lambda: self.decide(Verdict.DISAGREE), "D")
-        self.normal_action = self._action("Label &NORMAL", lambda: self.decide(Label.NORMAL), "N")
-        self.pneumonia_action = self._action("Label &PNEUMONIA", lambda: self.decide(Label.PNEUMONIA), "P")
-        self.next_action = self._action("&Next film", lambda: self.step(+1), ["J", "Down", "Right"])
-        self.prev_action = self._action("&Previous film", lambda: self.step(-1), ["K", "Up", "Left"])
-        self.note_action = self._action("Add a note…", self.review_panel.note.setFocus, "Ctrl+N")
-        self.nondiagnostic_action = self._action("Unreadable film: non-&diagnostic",
-                                                 lambda: self.decide_unreadable(NON_DIAGNOSTIC), "Shift+N")
-        self.recall_action = self._action("Unreadable film: &recall for a new film",
-                                          lambda: self.decide_unreadable(RECALL), "Shift+R")
-        for a in (self.agree_action, self.disagree_action, self.normal_action, self.pneumonia_action):
-            m.addAction(a)
-        m.addActions([self.nondiagnostic_action, self.recall_action])
-        m.addSeparator()
-        m.addActions([self.next_action, self.prev_action, self.note_action])
-        m.addSeparator()
-        m.addAction(self._action("Change reader…", self.change_reviewer))
-        self.stats_action = self._action("Agreement &statistics…", self.show_statistics, "Ctrl+T")
-        m.addAction(self.stats_action)
-
-        m = bar.addMenu("&View")
-        v = self.viewer
-        self.heatmap_action = self._action("Toggle &heat map", v.toggle_overlay, "H")
-        self.fit_action = self._action("&Fit film to view", v.fit, "F")
-        self.one_to_one_action = self._action("&Zoom 1:1 (one film pixel per screen pixel)", v.zoom_one_to_one, "Z")
-        self.invert_action = self._action("&Invert", v.toggle_invert, "I")
-        self.rotate_action = self._action("&Rotate 90° clockwise", lambda: v.rotate(1), "R")
-        self.rotate_back_action = self._action("Rotate 90° anticlockwise", lambda: v.rotate(-1), "L")
-        self.flip_h_action = self._action("Flip left-right", lambda: v.flip(horizontal=True), "X")
-        self.flip_v_action = self._action("Flip top-bottom", lambda: v.flip(horizontal=False), "Y")
-        self.ruler_action = self._action("&Measure (ruler, mm from the DICOM pixel spacing)", v.toggle_ruler, "M")
-        self.reset_view_action = self._action("Reset view (window, rotation, flips, invert, zoom)",
-                                              v.reset_view, "0")
-        m.addActions([self.heatmap_action, self.fit_action, self.one_to_one_action])
-        m.addSeparator()
-        m.addActions([self.invert_action, self.rotate_action, self.rotate_back_action, self.flip_h_action,
-                      self.flip_v_action, self.ruler_action, self.reset_view_action])
-        presets = m.addMenu("Window / level presets")
-        self.preset_actions = []
-        for n in range(1, 10):
-            text = {1: "Auto (0.5–99.5 %)", 2: "Full range"}.get(n, f"Film's preset {n - 2}")
-            action = self._action(f"&{n}  {text}", lambda n=n: v.apply_preset(n), str(n))
-            presets.addAction(action)
-            self.preset_actions.append(action)
-        m.addSeparator()
-        self.features_action = self._action("Feature &maps…", self.show_feature_maps, "Ctrl+M")
-        self.features_action.setEnabled(self.engine is not None)
-        m.addAction(self.features_action)
-
-        m = bar.addMenu("&Scoring")
-        self.score_action = self._action("Score &remaining films", self.start_scoring, "Ctrl+R")
-        self.cancel_action = self._action("&Cancel scoring", self.cancel_scoring)
-        self.score_action.setEnabled(self.engine is not None)
-        self.cancel_action.setEnabled(False)
-        m.addActions([self.score_action, self.cancel_action])
-
-        m = bar.addMenu("&Help")
-        self.card_action = self._action("&Model card…", self.show_model_card)
-        self.card_action.setEnabled(self.engine is not None)
-        m.addAction(self.card_action)
-        m.addAction(self._action("&About xrayviewer", self.show_about))
-
     def _build_status_bar(self) -> None:
         sb = self.statusBar()
         if self.engine is not None:
@@ -453,18 +380,6 @@ class MainWindow(QMainWindow):
         if folder:
             self.open_folder(Path(folder))
 
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        recent = self.settings.recent_folders
-        for folder in recent:
-            action = self.recent_menu.addAction(folder)
-            action.triggered.connect(lambda _=False, f=folder: self.open_folder(Path(f)))
-        if not recent:
-            self.recent_menu.addAction("(none)").setEnabled(False)
-        else:
-            self.recent_menu.addSeparator()
-            self.recent_menu.addAction("Clear list", self.settings.clear_recent)
-
     def open_folder(self, folder: Path, select: Path | None = None) -> None:
         """Discover films off the GUI thread, then show them (selecting `select`) and start scoring."""
         folder = Path(folder).expanduser()
@@ -472,7 +387,7 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Cannot open folder", f"Not a folder: {folder}")
             return
         folder = folder.resolve()
-        self._stop_worker()
+        self.scorer.stop()
         self._folder_token += 1
         token = self._folder_token
         self.statusBar().showMessage(f"Looking for films in {folder}…")
@@ -510,154 +425,38 @@ class MainWindow(QMainWindow):
         self.review_panel.show_item(None)
         self.review_panel.last_saved.setText("")  # it named a film of the previous study
         self.statusBar().showMessage(warning or f"{len(paths)} films in {folder}", 10000 if warning else 5000)
-        self._update_counts()
+        self.update_counts()
         if self.engine is not None and paths:
             self.start_scoring()
         elif paths:
-            self._select_top()
+            self.select_top()
 
-    # -- scoring --------------------------------------------------------------------------------------------
+    # -- scoring (gui/scoring_controller.py) ----------------------------------------------------------------
 
     def start_scoring(self) -> None:
         """Score every film not scored yet (all of them for a new folder; the rest after a cancel)."""
-        if self.engine is None or self.worker is not None:
-            return
-        paths = self.session.pending_paths()
-        if not paths:
-            return
-        job = self.scoring.run(scoring_bundles, paths, self.engine, batch_size=self.batch_size,
-                               decoder=self.decoder, gate=self.gate, cache=self.cache, cache_key=self.cache_key,
-                               cancellable=True)
-        self._run_started = time.monotonic()
-        self._run_cached = 0
-        job.yielded.connect(lambda bundle, j=job: self._on_bundle(j, bundle))
-        job.errored.connect(lambda message, j=job: self._on_failed(j, message))
-        job.finished.connect(lambda j=job: self._on_finished(j))
-        self.worker = job
-        self.session.run_started()
-        self.progress.setRange(0, len(paths))
-        self.progress.setValue(0)
-        self.progress.setFormat(f"%v / {len(paths)}")
-        self.progress.setVisible(True)
-        self.cancel_button.setVisible(True)
-        self.cancel_button.setEnabled(True)
-        self.cancel_action.setEnabled(True)
-        self.score_action.setEnabled(False)
-        self.rate_label.setText("Scoring…")
+        self.scorer.start()
 
     def cancel_scoring(self) -> None:
-        if self.worker is None:
-            return
-        self.worker.cancel()
-        self._drop_incoming()  # nothing more is shown once "cancelling" is
-        self.session.run_cancelled()
-        self.cancel_button.setEnabled(False)
-        self.rate_label.setText("Cancelling…")
+        """Scoring ▸ Cancel: the run stops after its batch in flight."""
+        self.scorer.cancel()
 
-    def _stop_worker(self) -> None:
-        """Detach the current run: it stops after its batch in flight, and nothing it sends is used."""
-        if self.worker is not None:
-            self.worker.cancel()
-            self.worker = None
-        self._drop_incoming()
-        self._scoring_ui_idle()
+    @property
+    def worker(self) -> Job | None:
+        """The scoring run whose results are shown (None when idle)."""
+        return self.scorer.worker
 
-    def _drop_incoming(self) -> None:
-        self._show_timer.stop()
-        self._status_timer.stop()
-        self._progress = None
-        self._incoming.clear()
-
-    def _scoring_ui_idle(self) -> None:
-        self.cancel_button.setVisible(False)
-        self.cancel_action.setEnabled(False)
-        self.score_action.setEnabled(self.engine is not None)
-
-    def _on_bundle(self, job: Job, bundle: Bundle) -> None:
-        if job is not self.worker:
-            return  # a superseded run: nothing more is shown (a cancelled one delivers nothing)
-        self._incoming.append(bundle)
-        self._run_cached += bundle.cached
-        if not self._show_timer.isActive():
-            wait = emit_interval(bundle.total) - (time.monotonic() - self._last_shown)
-            self._show_timer.start(max(0, int(1000 * wait)))
-
-    def _show_incoming(self) -> None:
-        """Merge the batches that arrived since the last update: one re-sort of the grid for all of them.
-
-        At most MERGE_MAX films per turn of the event loop (the rest follows on the next turn), so a flood of
-        cached scores never blocks the window for long."""
-        if not self._incoming:
-            return
-        bundles, self._incoming = self._incoming, []
-        self._last_shown = time.monotonic()
-        results = [r for b in bundles for r in b.results]
-        if len(results) > MERGE_MAX:
-            last = bundles[-1]
-            self._incoming = [Bundle(results[MERGE_MAX:], last.done, last.total, last.rate)]
-            results = results[:MERGE_MAX]
-            self._show_timer.start(0)
-        self.model.apply_results(results)
-        if self.engine is not None and any(r.threshold != self.threshold_in_force.value for r in results):
-            # a site threshold accepted or reverted while this run was going: its calls follow at once
-            self.model.rows_changed(self.session.apply_threshold(self.threshold_in_force.value, self.engine.card))
-        if self.session.should_show_top(self.list_view.currentIndex().isValid()):
-            self._select_top()
-        else:
-            self._keep_current_in_view()
-        current = self.current_item()
-        if current is not None and current.path in {r.path for r in results}:
-            self.viewer.update_score(current)
-            self._refresh_review_panel()
-        last = bundles[-1]
-        self._progress = (last.done, last.total, last.rate)
-        self._status_timer.start()  # counts and progress bar on their own turn of the event loop
-
-    def _show_progress(self) -> None:
-        self._update_counts()
-        if self._progress is not None and self.worker is not None:
-            done, total, rate = self._progress
-            self.progress.setValue(done)
-            self.rate_label.setText(f"Scoring: {done}/{total} · {rate:.1f} films/s")
-
-    def _on_failed(self, job: Job, message: str) -> None:
-        if job is not self.worker:
-            return
-        self.session.run_failed()
-        QMessageBox.critical(self, "Scoring failed", message)
-
-    def _on_finished(self, job: Job) -> None:
-        if job is not self.worker:
-            return
-        self._show_timer.stop()
-        self._show_incoming()
-        if self._incoming:  # more than one turn's worth still to show: finish once it is shown
-            self._show_timer.stop()
-            QTimer.singleShot(0, lambda: self._on_finished(job))
-            return
-        self._status_timer.stop()  # the counts are brought up to date below
-        self.session.run_finished(job.cancelled)
-        counts = self.model.counts()
-        if job.cancelled:
-            self.rate_label.setText(f"Cancelled: {counts['scored'] + counts['errors']} of {counts['total']} "
-                                    "films scored. Scoring ▸ Score remaining films to resume.")
-        elif self.session.run_state is RunState.DONE:
-            self.rate_label.setText(f"Scored {counts['scored']} films, {counts['errors']} unreadable.")
-            self.progress.setVisible(False)
-        cancelled = job.cancelled
-        QTimer.singleShot(0, lambda: self._log_run_summary(cancelled))  # its own turn of the event loop
-        self.worker = None
-        self._scoring_ui_idle()
-        self._update_counts()
-        if self.session.should_show_top(self.list_view.currentIndex().isValid()) and self.proxy.rowCount():
-            self._select_top()
+    @property
+    def _run_cached(self) -> int:
+        """Scores of the current or last run taken from the score cache (read by tests and bench_gui)."""
+        return self.scorer.cached
 
     # -- selection and display -----------------------------------------------------------------------------
 
     def current_item(self) -> FilmItem | None:
         return self.proxy.item_at(self.list_view.currentIndex())
 
-    def _select_top(self) -> None:
+    def select_top(self) -> None:
         """Show the first unreviewed film (the most suspicious one in a fresh study; where the reader stopped in
         a reopened one) without counting it as the reader's own choice."""
         target = self.session.film_to_show(self.proxy.iter_items())
@@ -670,7 +469,7 @@ class MainWindow(QMainWindow):
         finally:
             self._auto_selecting = False
 
-    def _keep_current_in_view(self) -> None:
+    def keep_current_in_view(self) -> None:
         """After a re-sort the reader's film stays selected (persistent index) and is scrolled back into view."""
         current = self.list_view.currentIndex()
         if current.isValid():
@@ -715,7 +514,7 @@ class MainWindow(QMainWindow):
         if item.path == self._current_path:
             return
         self._current_path = item.path
-        self._refresh_review_panel()
+        self.refresh_review_panel()
         film = self._films.get(item.path)
         if film is not None and self._auto_selecting:
             # following the top while scores arrive: drawing the film waits for the next turn of the event
@@ -752,6 +551,10 @@ class MainWindow(QMainWindow):
         if nxt is not None and nxt.path not in self._films and nxt.status != Status.ERROR:
             self._decode(nxt.path, show=False)
 
+    def decoded_film(self, path: Path) -> Film | None:
+        """The film at ``path`` if it is among the last few decoded at full resolution, else None."""
+        return self._films.get(path)
+
     def _show_if_current(self, path: Path) -> None:
         item, film = self.current_item(), self._films.get(path)
         if item is not None and film is not None and item.path == path:
@@ -762,9 +565,9 @@ class MainWindow(QMainWindow):
         self.attributes.set_meta(film.meta, film.phi_keys, film.format)
         if self.feature_dialog is not None and self.feature_dialog.isVisible():
             self.feature_dialog.set_film(film, item.name)
-        self._refresh_review_panel()
+        self.refresh_review_panel()
 
-    def _refresh_review_panel(self) -> None:
+    def refresh_review_panel(self) -> None:
         item = self.current_item()
         why = self.session.why_not_review()
         self.review_panel.show_item(item, can_record=not why, why_not=why)
@@ -777,7 +580,7 @@ class MainWindow(QMainWindow):
         error = self.thumbs.error(path)
         # Unreadable for thumbnails means unreadable for the model too: show it now, not after scoring.
         if error is not None and self.model.mark_unreadable(Path(path), error):
-            self._update_counts()
+            self.update_counts()
         else:
             index = self.model.index(row)
             self.model.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
@@ -838,9 +641,9 @@ class MainWindow(QMainWindow):
         self._update_reader()
         self.model.all_changed()
         if self.session.follow_top and self.proxy.rowCount():
-            self._select_top()  # this reader's first unreviewed film
-        self._refresh_review_panel()
-        self._update_counts()
+            self.select_top()  # this reader's first unreviewed film
+        self.refresh_review_panel()
+        self.update_counts()
 
     def _update_reader(self) -> None:
         name = self.session.reviewer
@@ -885,11 +688,11 @@ class MainWindow(QMainWindow):
         self.review_panel.show_saved(logged)
         self.review_panel.show_last_saved(item.name, logged)
         self.statusBar().showMessage(f"Saved: {item.name} = {logged.decision} ({reviewer})", 4000)
-        self._update_counts()
+        self.update_counts()
         if target is not None:
             self.select_path(target.path)
         else:
-            self._refresh_review_panel()
+            self.refresh_review_panel()
 
     def decide_unreadable(self, kind: str) -> None:
         """Shift+N / Shift+R on an unreadable film: non-diagnostic, or recall for a new film."""
@@ -914,234 +717,81 @@ class MainWindow(QMainWindow):
         self.review_panel.clear_note()
         self.review_panel.show_saved_unreadable(logged)
         self.statusBar().showMessage(f"Saved: {item.name} = {logged.decision} ({logged.reviewer})", 4000)
-        self._update_counts()
+        self.update_counts()
         if target is not None:
             self.select_path(target.path)
 
     def _display_order(self) -> Sequence[FilmItem]:
         return self.proxy.items_in_order()
 
+    # -- File and Help menus (gui/exports.py, gui/menu_dialogs.py) ------------------------------------------
+
     def open_from_pacs(self) -> None:
-        """File > Open from PACS: search, fetch a study into the cache, open it like a folder."""
-        from xrayviewer.gui.pacs_dialog import PacsDialog, fetched_message
-
-        def opened(result: Any) -> None:
-            self.open_folder(result.folder)
-            if result.problems:
-                QMessageBox.information(self, "Opened from PACS", fetched_message(result))
-
-        self.pacs_dialog = PacsDialog(lambda fn, done, failed: self.tasks.submit(fn, done, failed), opened, self)
-        self.pacs_dialog.show()
-
-    def export_dicom(self) -> None:
-        """File > Export DICOM results: an SR and a heat-map capture per scored DICOM film of this study."""
-        from xrayviewer.gui.pacs_dialog import export_study, export_summary
-
-        if self.engine is None or self.folder is None:
-            QMessageBox.warning(self, "DICOM export", "Open a study and let it be scored first.")
-            return
-        out = QFileDialog.getExistingDirectory(self, "Export DICOM results to", str(self.folder.parent))
-        if not out:
-            return
-        items, card, folder = list(self.session.items), self.engine.card, self.folder
-        self.statusBar().showMessage("Writing DICOM results…")
-        self.tasks.submit(lambda: export_study(items, card, folder, Path(out)),
-                          lambda done: QMessageBox.information(self, "DICOM export", export_summary(done, Path(out))),
-                          lambda message: QMessageBox.critical(self, "DICOM export failed", message))
-
-    def export_folder(self) -> Path:
-        """Where exports are offered: the last export folder, else Documents (else home); never inside the
-        study folder unless the reader puts it there, so a study copied on keeps no review data by accident."""
-        candidates = [self.settings.export_folder,
-                      QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation),
-                      str(Path.home())]
-        for text in candidates:
-            if not text:
-                continue
-            folder = Path(text)
-            inside = self.folder is not None and (folder == self.folder or self.folder in folder.parents)
-            if folder.is_dir() and not inside:
-                return folder
-        return Path.home()
-
-    def default_export_path(self, what: str = "review") -> Path:
-        name = self.folder.name if self.folder is not None else "xrayviewer"
-        return self.export_folder() / f"{name}-{what}-{time.strftime('%Y%m%d')}.csv"
+        """File ▸ Open from PACS: search, fetch a study into the cache, open it like a folder."""
+        self.dialogs.open_from_pacs()
 
     def export_csv(self) -> None:
-        """One row per film of this study for the current reader: decisions, unreviewed films with the model's
-        call, unreadable films with their error and any non-diagnostic / recall decision."""
-        if self.folder is None:
-            QMessageBox.warning(self, "Nothing to export", "Open a study first.")
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export review CSV (one row per film)",
-                                              str(self.default_export_path()), "CSV files (*.csv)")
-        if not path:
-            return
-        try:
-            n = export_study_csv(self.session, path)
-        except ReviewError as exc:
-            QMessageBox.critical(self, "Export failed", str(exc))
-            return
-        self.settings.export_folder = str(Path(path).parent)
-        reviewed = self.session.counts().reviewed
-        log.info("exported the study CSV: %d films, %d reviewed by the reader", n, reviewed)
-        QMessageBox.information(self, "Export done", f"Wrote {n} films ({reviewed} reviewed, "
-                                f"{n - reviewed} not) to\n{path}")
+        """File ▸ Export review CSV: one row per film of this study for the current reader."""
+        exports.export_csv(self)
 
     def export_log_csv(self) -> None:
-        """Every study's latest decision per film and reader, straight from the agreement log."""
-        path, _ = QFileDialog.getSaveFileName(self, "Export the whole agreement log",
-                                              str(self.default_export_path("agreement-log")), "CSV files (*.csv)")
-        if not path:
-            return
-        source: AgreementLog | Path = self.log if self.log is not None else self.log_path
-        try:
-            n = export_review_csv(source, path)
-        except ReviewError as exc:
-            QMessageBox.critical(self, "Export failed", str(exc))
-            return
-        self.settings.export_folder = str(Path(path).parent)
-        log.info("exported the agreement log: %d decisions", n)
-        QMessageBox.information(self, "Export done", f"Wrote {n} decisions (every study) to\n{path}")
+        """File ▸ Export the whole agreement log: every study's latest decision per film and reader."""
+        exports.export_log_csv(self)
+
+    def export_dicom(self) -> None:
+        """File ▸ Export DICOM results: an SR and a heat-map capture per scored DICOM film of this study."""
+        exports.export_dicom(self)
+
+    def export_folder(self) -> Path:
+        """Where exports are offered (never inside the study folder unless the reader puts them there)."""
+        return exports.export_folder(self)
+
+    def default_export_path(self, what: str = "review") -> Path:
+        return exports.default_export_path(self, what)
 
     def show_statistics(self) -> None:
-        if self.log is None:
-            QMessageBox.warning(self, "No statistics", f"The agreement log is unavailable: {self.log_error}")
-            return
-        log_ = self.log
-
-        def decisions(only_study: bool) -> list[LoggedDecision]:
-            return log_.latest(study=self.study if only_study and self.study else None)
-
-        site = None
-        if self.engine is not None:
-            site = SiteThresholdHooks(self.engine.card, lambda: self.threshold_in_force, log_.latest,
-                                      self._accept_site_threshold, self._revert_site_threshold)
-        try:
-            dialog = StatisticsDialog(decisions, self.folder.name if self.folder else "", self, site)
-        except ReviewError as exc:
-            QMessageBox.critical(self, "No statistics", str(exc))
-            return
-        self.stats_dialog = dialog
-        dialog.show()
-
-    # -- the threshold in force -----------------------------------------------------------------------------
-
-    def _apply_threshold_in_force(self) -> None:
-        """Use the site threshold when one is accepted for this model, else the card's: for the engine (every
-        new score), for every call already shown, and in the model card dialog."""
-        if self.engine is None:
-            return
-        card = self.engine.card
-        value, source = effective_threshold(card, self.log)
-        entry = None
-        if self.log is not None and source != "model card":
-            try:
-                entry = self.log.site_threshold(card.id)
-            except ReviewError:
-                entry = None
-        self.threshold_in_force = ThresholdInForce(value, source, entry.reviewer if entry else "",
-                                                   entry.at_utc[:16].replace("T", " ") + " UTC" if entry else "")
-        self.engine.threshold = value  # the scoring core reads it
-        rows = self.session.apply_threshold(value, card)
-        self.model.rows_changed(rows)
-        current = self.current_item()
-        if rows and current is not None:
-            self.viewer.update_score(current)
-            self._refresh_review_panel()
-        if source != "model card":
-            self.model_label.setText(f"Model {card.id} · site threshold {value:.3f}")
-        else:
-            self.model_label.setText(f"Model {card.id}")
-
-    def _accept_site_threshold(self, proposal: SiteProposal) -> str:
-        if self.log is None:
-            return f"the agreement log is unavailable: {self.log_error}"
-        reader = self.ensure_reviewer()
-        if not reader:
-            return "no reader chosen: accepting is recorded under the reader's name"
-        try:
-            accept(self.log, proposal, reader)
-        except (ReviewError, ValueError) as exc:
-            return str(exc)
-        log.info("site threshold %.4f accepted for model %s (was %.4f)", proposal.proposed, proposal.model_id,
-                 proposal.current)
-        self._apply_threshold_in_force()
-        return ""
-
-    def _revert_site_threshold(self) -> str:
-        if self.log is None or self.engine is None:
-            return f"the agreement log is unavailable: {self.log_error}"
-        reader = self.ensure_reviewer()
-        if not reader:
-            return "no reader chosen: reverting is recorded under the reader's name"
-        try:
-            revert(self.log, self.engine.card.id, reader)
-        except (ReviewError, ValueError) as exc:
-            return str(exc)
-        log.info("site threshold reverted for model %s", self.engine.card.id)
-        self._apply_threshold_in_force()
-        return ""
+        self.dialogs.show_statistics()
 
     def show_model_card(self) -> None:
-        if self.engine is None:
-            return
-        self.card_dialog = ModelCardDialog(self.engine.card, str(self.engine.path), self.engine.provider,
-                                           self, self.threshold_in_force)
-        self.card_dialog.show()
+        self.dialogs.show_model_card()
 
     def show_feature_maps(self) -> None:
-        if self.engine is None:
-            return
-        if self.feature_dialog is None:
-            self.feature_dialog = FeatureMapDialog(self.engine, self.tasks.submit, self)
-        self.feature_dialog.show()
-        self.feature_dialog.raise_()
-        item = self.current_item()
-        film = self._films.get(item.path) if item is not None else None
-        self.feature_dialog.set_film(film, item.name if item else "")
+        self.dialogs.show_feature_maps()
 
     def show_about(self) -> None:
-        import html
+        self.dialogs.show_about()
 
-        from xrayviewer.applog import log_dir
+    @property
+    def pacs_dialog(self) -> PacsDialog | None:
+        return self.dialogs.pacs
 
-        logs = html.escape(str(log_dir()))
-        QMessageBox.about(self, "About xrayviewer",
-                          f"<b>xrayviewer {__version__}</b><p>{NOTICE}</p>"
-                          "<p>Keys: A agree · D disagree · N normal · P pneumonia · J/K next/previous · "
-                          "H heat map · F fit · Shift+N non-diagnostic · Shift+R recall.</p>"
-                          "<p>View: I invert · R/L rotate · X/Y flip · 1-9 window presets · 0 reset · Z 1:1 · "
-                          "M ruler.</p>"
-                          f"<p>Log file and crash reports: <a href='file://{logs}'>{logs}</a></p>"
-                          f"<p>Agreement log: {html.escape(str(self.log_path))}</p>")
+    @property
+    def stats_dialog(self) -> StatisticsDialog | None:
+        return self.dialogs.statistics
+
+    @property
+    def card_dialog(self) -> ModelCardDialog | None:
+        return self.dialogs.card
+
+    @property
+    def feature_dialog(self) -> FeatureMapDialog | None:
+        return self.dialogs.features
+
+    # -- the threshold in force (gui/site_threshold.py) -----------------------------------------------------
+
+    @property
+    def threshold_in_force(self) -> ThresholdInForce:
+        """The operating threshold every call uses: the model card's, or the site's once accepted."""
+        return self.site_threshold.in_force
 
     # -- status ---------------------------------------------------------------------------------------------
 
-    def _update_counts(self) -> None:
+    def update_counts(self) -> None:
         c = self.model.counts()
         self.counts_label.setText(f"{c['total']} films · {c['scored']} scored · {c['reviewed']} reviewed · "
                                   f"{c['errors']} unreadable")
         self._update_order_label()
 
-    def _log_run_summary(self, cancelled: bool) -> None:
-        """One line per scoring run in the app log: counts and speed only (no file names: they may name
-        patients)."""
-        out = borderline = 0
-        for it in self.session.items:  # one pass: a 10,000-film study
-            if it.status is Status.OK:
-                if it.prediction == OUT_OF_SCOPE:
-                    out += 1
-                else:
-                    borderline += it.borderline
-        c = self.session.counts()
-        seconds = time.monotonic() - self._run_started
-        log.info("scoring %s: %d films, %d scored (%d from the score cache), %d unreadable, %d out of scope, "
-                 "%d borderline, %d pending, %.1f s, threshold %.4f (%s), %s",
-                 "cancelled" if cancelled else "done", c.total, c.scored, self._run_cached, c.errors, out,
-                 borderline, c.pending, seconds, self.threshold_in_force.value, self.threshold_in_force.source,
-                 self.engine.provider if self.engine is not None else "no model")
 
     def _log_reveal(self) -> None:
         item = self.current_item()
@@ -1172,7 +822,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self, wait_ms: int = 10000) -> None:
         """Stop background work before Qt objects go away (tests call this too)."""
-        self._stop_worker()
+        self.scorer.stop()
         self.scoring.cancel_all()
         self.scoring.wait(wait_ms)
         self.thumbs.shutdown()
