@@ -568,6 +568,7 @@ class MainWindow(QMainWindow):
         self.refresh_review_panel()
 
     def refresh_review_panel(self) -> None:
+        """The review panel for the current film: what may be recorded, and its decision history."""
         item = self.current_item()
         why = self.session.why_not_review()
         self.review_panel.show_item(item, can_record=not why, why_not=why)
@@ -747,18 +748,23 @@ class MainWindow(QMainWindow):
         return exports.export_folder(self)
 
     def default_export_path(self, what: str = "review") -> Path:
+        """``<study>-<what>-<date>.csv`` in :meth:`export_folder`."""
         return exports.default_export_path(self, what)
 
     def show_statistics(self) -> None:
+        """Review ▸ Agreement statistics (with the drift check and the site threshold)."""
         self.dialogs.show_statistics()
 
     def show_model_card(self) -> None:
+        """Help ▸ Model card."""
         self.dialogs.show_model_card()
 
     def show_feature_maps(self) -> None:
+        """View ▸ Feature maps of the selected film."""
         self.dialogs.show_feature_maps()
 
     def show_about(self) -> None:
+        """Help ▸ About xrayviewer."""
         self.dialogs.show_about()
 
     @property
@@ -787,11 +793,11 @@ class MainWindow(QMainWindow):
     # -- status ---------------------------------------------------------------------------------------------
 
     def update_counts(self) -> None:
+        """The status bar's counts (a pass over every film: the scoring controller calls it after a merge)."""
         c = self.model.counts()
         self.counts_label.setText(f"{c['total']} films · {c['scored']} scored · {c['reviewed']} reviewed · "
                                   f"{c['errors']} unreadable")
         self._update_order_label()
-
 
     def _log_reveal(self) -> None:
         item = self.current_item()

@@ -142,9 +142,10 @@ class ScoringController(QObject):
             results = results[:MERGE_MAX]
             self._show_timer.start(0)
         w.model.apply_results(results)
-        if w.engine is not None and any(r.threshold != w.threshold_in_force.value for r in results):
+        threshold = w.threshold_in_force.value  # read once: the check below runs per film
+        if w.engine is not None and any(r.threshold != threshold for r in results):
             # a site threshold accepted or reverted while this run was going: its calls follow at once
-            w.model.rows_changed(w.session.apply_threshold(w.threshold_in_force.value, w.engine.card))
+            w.model.rows_changed(w.session.apply_threshold(threshold, w.engine.card))
         if w.session.should_show_top(w.list_view.currentIndex().isValid()):
             w.select_top()
         else:
