@@ -9,7 +9,10 @@ onnxruntime) over the training data's train and val splits and the bundled sampl
   chest film from another site should not be refused, so these should stay near the val rate;
 - a detector fitted here by ``fit_ood`` for each ``--margins`` value, with the same figures, so the
   margin can be chosen on evidence;
-- with ``--others DIR``: the OOD score of every (non-chest) image in DIR and whether it is refused.
+- with ``--others DIR``: the OOD score of every (non-chest) image in DIR and whether it is refused;
+- the orientation check in the model card (if any): how many films of each set above it refuses (upright
+  films should not be), and how many val films turned 90/180/270 degrees or mirrored top-bottom (all
+  should be), through the runtime path (the decoded film is turned, then preprocessed).
 
 Not a test: about 6,000 inferences (a few minutes on 2 CPU cores).
 
@@ -30,7 +33,8 @@ from xrayviewer.films import FilmError, discover_films, load_film
 from xrayviewer.inference.engine import Engine
 from xrayviewer.inference.preprocess import preprocess
 from xrayviewer.paths import default_model_path, samples_dir
-from xrayviewer.scope import OodDetector, evaluate_ood, fit_ood
+from xrayviewer.scope import OodDetector, OrientationCheck, evaluate_ood, fit_ood
+from xrayviewer.scope.orientation import TURNED, UPRIGHT
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from robustness import PANEL, WORK, _to_work  # noqa: E402  (bench/ is not a package)
@@ -101,6 +105,12 @@ def main() -> None:
         for name, fn in PANEL.items():
             x = np.stack([preprocess(np.clip(fn(f, rng), 0, 1).astype(np.float32), size) for f in work])
             sets[f"val, {name}"] = _embed(engine, x)
+    if engine.card.orientation:  # the runtime path: the decoded film turned, then preprocessed
+        val_films = _films([root / r["path"] for r in rows if r["split"] == "val"], engine.input_size)[0]
+        for name, fn in {**UPRIGHT, **TURNED}.items():
+            if name != "as is":
+                x = np.stack([preprocess(np.ascontiguousarray(fn(f)), engine.input_size) for f in val_films])
+                sets[f"val, {name}"] = _embed(engine, x)
     others: list[Path] = []
     if args.others:
         x, others = _images(engine, sorted(p for p in args.others.iterdir() if p.is_file()))
@@ -121,6 +131,14 @@ def main() -> None:
         if others:
             ev = evaluate_ood(det, sets["others"])
             print(f"    {'non-chest images':32s} refused {ev.refused:4d} of {ev.n:4d} ({ev.rate:6.1%})")
+        print()
+    if engine.card.orientation:
+        check = OrientationCheck.from_dict(engine.card.orientation)
+        print(f"the model card's {check.describe()}, cut-off {check.cutoff:g}:")
+        for name, emb in sets.items():
+            if name != "train":
+                refused = int(np.sum(check.refuses(emb)))
+                print(f"    {name:32s} refused {refused:4d} of {len(emb):4d} ({refused / max(1, len(emb)):6.1%})")
         print()
     if others:
         det = detectors[0][1]

@@ -1,8 +1,9 @@
-"""A tiny contract model with an ``embedding`` output and a fitted OOD detector in its card (no torch).
+"""A tiny contract model with an ``embedding`` output, a fitted OOD detector and orientation check in its card.
 
 The embedding is the film's 8 x 8 block-averaged brightness (64 numbers): crude, but chest films share a
 layout (dark lungs either side of a bright mediastinum) that photographs, pages and textures do not.
-The detector is fitted by the real ``fit_ood`` on the bundled sample films, lightly varied.
+The detector is fitted by the real ``fit_ood`` on the bundled sample films, lightly varied; the orientation
+check by the real ``fit_orientation`` on the same films against their turned copies.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from xrayviewer.films import load_film
 from xrayviewer.inference.card import CARD_KEY, ModelCard
 from xrayviewer.inference.preprocess import preprocess
 from xrayviewer.paths import samples_dir
-from xrayviewer.scope import OodDetector, fit_ood
+from xrayviewer.scope import OodDetector, fit_ood, fit_orientation
+from xrayviewer.scope.orientation import TURNED
 
 SIZE = 64
 
@@ -58,10 +60,14 @@ def build_embedding_model(path: Path) -> tuple[Path, OodDetector]:
     train = embed(path, [v for f in films for v in _variants(f, rng, 12)])
     val = embed(path, [v for f in films for v in _variants(f, rng, 6)])
     detector = fit_ood(train, val, max_val_refusal=0.01, components=16, margin=1.2)
+    upright = [v for f in films for v in _variants(f, rng, 12)]
+    turned = [np.ascontiguousarray(fn(v)) for v in upright for fn in TURNED.values()]
+    orientation = fit_orientation(embed(path, upright), embed(path, turned), components=16)
 
     card = ModelCard(id="tiny-embedding-model", input_size=SIZE, threshold=0.5, threshold_rule="fixed for tests",
                      architecture="brightness pooling (test only)")
     card.ood = detector.to_dict()
+    card.orientation = orientation.to_dict()
     model = onnx.load(str(path))
     helper.set_model_props(model, {CARD_KEY: card.to_json()})
     onnx.save(model, str(path))

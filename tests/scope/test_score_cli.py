@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.films.testkit import make_dataset, save
 from tests.scope.conftest import write_jpeg, write_png
@@ -30,9 +31,13 @@ def study(tmp_path: Path) -> Path:
     """Four chest films beside a mammogram, a lateral, a cine, a blank frame, a photo and a grey photo."""
     root = tmp_path / "study"
     root.mkdir()
-    chests = sorted(samples_dir().glob("*.jpeg"))[:4]
-    for p in chests:
+    chests = sorted(samples_dir().glob("*.jpeg"))
+    for p in chests[:4]:
         shutil.copy(p, root / p.name)
+    with Image.open(chests[4]) as film:  # a chest film scanned upside down, and one shown mirrored (in scope)
+        film.convert("L").rotate(180).save(root / "upside-down.jpeg", quality=92)
+    with Image.open(chests[5]) as film:
+        film.convert("L").transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(root / "mirrored.jpeg", quality=92)
     film = np.asarray(grey_photo("camera", (300, 300)))  # any pixels: the header decides first
     save(make_dataset(film, Modality="MG"), root / "mammo.dcm")
     save(make_dataset(film, ViewPosition="LL"), root / "lateral.dcm")
@@ -52,6 +57,7 @@ EXPECTED_OUT = {
     "blank.png": "blank or near-uniform image",
     "astronaut.jpeg": "colour image",
     "camera.png": "image unlike the chest films the model was trained on (OOD score",
+    "upside-down.jpeg": "film appears turned or upside down",
 }
 
 
@@ -78,7 +84,7 @@ def test_out_of_scope_films_are_refused_with_a_reason(tmp_path: Path, study: Pat
         assert len(row["sha256"]) == 64
         assert not (heat / (name + ".png")).exists(), f"no heat map for out-of-scope {name}"
     chests = [r for n, r in rows.items() if n not in EXPECTED_OUT]
-    assert len(chests) == 4
+    assert len(chests) == 5 and "mirrored.jpeg" in rows  # mirrored left-right is still judged
     for row in chests:
         assert row["scope"] == "in" and row["scope_reason"] == "" and row["prediction"] in ("NORMAL", "PNEUMONIA")
         assert 0.0 <= float(row["pneumonia_probability"]) <= 1.0
@@ -104,8 +110,6 @@ def test_no_scope_gate_judges_everything_but_still_reports(tmp_path: Path, study
 def test_age_warning_reaches_the_csv(tmp_path: Path, emb_model: Path) -> None:
     root = tmp_path / "adult"
     root.mkdir()
-    from PIL import Image
-
     chest = np.asarray(Image.open(sorted(samples_dir().glob("*.jpeg"))[0]).convert("L").resize((400, 320)))
     save(make_dataset(chest, PatientAge="045Y"), root / "adult.dcm")
     out = tmp_path / "scores.csv"

@@ -158,6 +158,8 @@ def test_ensemble_assembles_calibrates_and_carries_its_scope_detector(tiny_ensem
     lo, hi = card.borderline
     assert lo < card.threshold < hi
     assert card.ood and card.ood["cutoff"] > 0 and card.limits
+    turned = card.orientation["info"]  # fitted on the training films against their turned copies
+    assert turned["n_train"] == 2 * 48 and turned["n_train_turned"] == 4 * 48 and turned["n_val"] == 24
     assert result.parity["probability"] < 1e-4
     # the engine's probability is the calibrated one and its map stays exact
     films = np.random.default_rng(0).random((4, 64, 64), dtype=np.float32)
@@ -193,3 +195,33 @@ def test_int8_quantisation_keeps_the_contract_and_the_exact_map(tiny_ensemble, t
     a, b = fp.run(films[32:]), i8.run(films[32:])
     np.testing.assert_allclose(logit(b.probability), b.cam.reshape(8, -1).mean(1), atol=1e-4)
     assert np.abs(a.probability - b.probability).max() < 0.1
+
+
+def test_refit_scope_writes_the_checks_into_an_exported_models_card(tiny_run, tiny_ensemble, tmp_path, capsys):
+    """For a model exported before a check existed: the card gains it, the weights and the rest stay."""
+    import shutil
+
+    from xrayviewer.cli import main
+    from xrayviewer.training.quantize import write_card
+
+    _, result = tiny_ensemble
+    manifest = tiny_run[0] / "manifest.csv"
+    model = tmp_path / "older.onnx"
+    shutil.copy(result.model_path, model)
+    older = Engine(model, provider="cpu").card
+    older.orientation = {}
+    write_card(model, older)
+    films = np.random.default_rng(4).random((4, 64, 64), dtype=np.float32)
+    before = Engine(model, provider="cpu").run(films)
+    code = main(["train", "--data", str(manifest), "--refit-scope", "--out", str(model),
+                 "--cache-dir", str(tmp_path / "cache")])
+    assert code == 0
+    card = Engine(model, provider="cpu").card
+    assert card.orientation["info"]["n_train"] == 2 * 48
+    assert card.ood["cutoff"] == pytest.approx(older.ood["cutoff"])  # the same detector, fitted again
+    assert card.threshold == older.threshold and card.extra["scope_refit"]["command"].startswith("xrayviewer")
+    after = Engine(model, provider="cpu").run(films)
+    np.testing.assert_array_equal(after.cam, before.cam)  # the network itself is untouched
+    assert "orientation check" in capsys.readouterr().err
+    assert main(["train", "--data", str(manifest), "--refit-scope", "--out", str(tmp_path / "none.onnx")]) == 2
+    assert "needs an exported model" in capsys.readouterr().err

@@ -10,8 +10,12 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from xrayviewer.cli.common import EXIT_INTERRUPTED, EXIT_OK, CommandError
+
+if TYPE_CHECKING:
+    from xrayviewer.data.datasets import Dataset
 
 ARCHITECTURES = ("efficientnet-lite0", "minivgg", "resnet18", "mobilenet-v3-small")
 DEFAULT_DATA = Path("../shared/datasets/pediatric-cxr/manifest.csv")
@@ -73,6 +77,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("models/xrayviewer-pneumonia.onnx"))
     p.add_argument("--id", default="", help="model id (default: derived from arch, size and date)")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
+    p.add_argument("--refit-scope", action="store_true",
+                   help="no training: fit the scope gate's learnt parts (OOD detector, orientation check) "
+                        "again for the model at --out on --data, and write them into its card")
     p.add_argument("--max-batches", type=int, default=0, help="batches per epoch (0: all; for smoke runs)")
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop after the epoch crossing this")
     p.set_defaults(func=run)
@@ -94,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, KeyError) as exc:
         raise CommandError(f"cannot read training data {args.data}: {exc}") from None
     print(f"data: {dataset.description}: {dataset.summary()}", file=sys.stderr)
+    if args.refit_scope:
+        return _refit_scope(args, dataset)
     cfg = TrainConfig(
         architecture=args.arch, input_size=args.size, epochs=args.epochs, batch_size=args.batch_size,
         lr=args.lr, patience=args.patience, seed=args.seed, pretrained=not args.no_pretrained,
@@ -127,6 +136,23 @@ def run(args: argparse.Namespace) -> int:
           f"{m['sensitivity']:.3f}, specificity {m['specificity']:.3f}; "
           + (f"int8: {result.card.extra['int8']}" if "int8" in result.card.extra else
              f"torch/onnxruntime max diff {result.parity['probability']:.2e}"), file=sys.stderr)
+    return EXIT_OK
+
+
+def _refit_scope(args: argparse.Namespace, dataset: Dataset) -> int:
+    from xrayviewer.inference.engine import ModelError
+    from xrayviewer.scope import describe_ood, describe_orientation
+    from xrayviewer.training.pipeline import refit_scope
+
+    if not args.out.is_file():
+        raise CommandError(f"--refit-scope needs an exported model at --out: {args.out} does not exist")
+    command = "xrayviewer " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else "xrayviewer train"
+    try:
+        card = refit_scope(dataset, args.out, cache_dir=args.cache_dir or None, command=command)
+    except ModelError as exc:
+        raise CommandError(f"cannot refit the scope checks of {args.out}: {exc}") from None
+    print(f"{args.out}: {describe_ood(card.ood)}\n{args.out}: {describe_orientation(card.orientation)}",
+          file=sys.stderr)
     return EXIT_OK
 
 

@@ -89,6 +89,7 @@ def _header(m: dict[str, Any]) -> str:
         ("intended use", _e(model.get("intended_use") or "–")),
         ("run on", _e(model.get("provider") or "–")),
         ("scope gate", _e(model.get("scope_gate") or "–")),
+        ("orientation check", _e(model.get("orientation_check") or "–")),
     ]
     by_label = data.get("selected_by_label") or {}
     subtypes = data.get("scored_by_subtype") or {}

@@ -31,7 +31,7 @@ from xrayviewer.data.datasets import Dataset, Sample
 from xrayviewer.evaluation import images, metrics
 from xrayviewer.inference.engine import Engine
 from xrayviewer.inference.scoring import FilmResult, score_films
-from xrayviewer.scope import ScopeGate, describe_ood
+from xrayviewer.scope import ScopeGate, describe_ood, describe_orientation
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +265,8 @@ def _card_summary(engine: Engine) -> dict[str, Any]:
     return {"id": c.id, "file": engine.path.name, "architecture": c.architecture, "input_size": c.input_size,
             "threshold": c.threshold, "threshold_rule": c.threshold_rule, "val_metrics": dict(c.val_metrics),
             "trained_at": c.trained_at, "intended_use": c.intended_use, "training_data": c.training_data,
-            "provider": engine.provider, "scope_gate": describe_ood(getattr(c, "ood", None))}
+            "provider": engine.provider, "scope_gate": describe_ood(getattr(c, "ood", None)),
+            "orientation_check": describe_orientation(getattr(c, "orientation", None))}
 
 
 def _scope_summary(ok: Sequence[Scored]) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from xrayviewer.inference.engine import Engine
 from xrayviewer.inference.preprocess import preprocess
 from xrayviewer.review import LoggedDecision, ReviewError, ReviewStats, compute_stats
 from xrayviewer.review.drift import NotEnoughLabels, SiteProposal, drift_report, propose_site_threshold
-from xrayviewer.scope import describe_ood
+from xrayviewer.scope import describe_ood, describe_orientation
 
 
 def _esc(x: Any) -> str:
@@ -116,6 +116,7 @@ def card_html(card: ModelCard, path: str = "", provider: str = "", threshold: Th
         ("Borderline band", _borderline_text(card, force.value)),
         ("Calibration", _calibration_text(card)),
         ("Scope gate (OOD detector)", describe_ood(getattr(card, "ood", None))),
+        ("Scope gate (orientation)", describe_orientation(getattr(card, "orientation", None))),
         ("Intended use", card.intended_use),
         ("Training data", card.training_data),
         ("Data attribution", "Kermany D, Zhang K, Goldbaum M (2018). Labeled Optical Coherence Tomography "

@@ -49,6 +49,7 @@ class ModelCard:
     # [low, high] calibrated probabilities: calls inside this band are marked borderline. Empty = none.
     borderline: list[float] = field(default_factory=list)
     ood: dict[str, Any] = field(default_factory=dict)  # the scope gate's fitted detector (empty: none)
+    orientation: dict[str, Any] = field(default_factory=dict)  # the gate's turned-film check (empty: none)
     limits: list[str] = field(default_factory=list)  # what the model must not be trusted with, for readers
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -288,16 +288,16 @@ def _encode(arr: np.ndarray, dtype: str) -> dict[str, Any]:
     return {"dtype": dtype, "shape": list(data.shape), "base64": base64.b64encode(data.tobytes()).decode("ascii")}
 
 
-def _decode(item: Any, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
+def _decode(item: Any, dtype: str, shape: tuple[int, ...], what: str = "OOD detector") -> np.ndarray:
     if not isinstance(item, dict) or item.get("dtype") != dtype or list(item.get("shape", [])) != list(shape):
-        raise ValueError(f"OOD detector array is not {dtype} of shape {list(shape)}")
+        raise ValueError(f"{what} array is not {dtype} of shape {list(shape)}")
     try:
         raw = base64.b64decode(item["base64"], validate=True)
     except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError("OOD detector array is not valid base64") from exc
+        raise ValueError(f"{what} array is not valid base64") from exc
     arr = np.frombuffer(raw, dtype=dtype)
     if arr.size != math.prod(shape):
-        raise ValueError(f"OOD detector array holds {arr.size} values, expected {math.prod(shape)}")
+        raise ValueError(f"{what} array holds {arr.size} values, expected {math.prod(shape)}")
     arr = arr.reshape(shape).astype(np.float32 if dtype == "<f4" else np.float16)
     if not np.all(np.isfinite(arr)):
         raise ValueError("OOD detector array holds NaN or infinite values")

@@ -145,7 +145,7 @@ def assemble(dataset: Dataset, cfg: TrainConfig, bests: list[Path], *, run_dir: 
                "best_epoch": epochs[0] if len(epochs) == 1 else epochs,
                **({"resumed_with": resumed_with} if resumed_with else {})},
     )
-    card.ood = _fit_scope(dataset, cfg, path, val_emb, cache_dir)
+    card.ood, card.orientation = _fit_scope(dataset, cfg.input_size, path, xv, val_emb, cache_dir)
     if float_logits is not None:
         card.extra["int8"] = {
             "quantisation": "onnxruntime static QDQ, int8 weights per channel, uint8 activations calibrated "
@@ -164,17 +164,43 @@ def assemble(dataset: Dataset, cfg: TrainConfig, bests: list[Path], *, run_dir: 
     return PipelineResult(path, card, diffs)
 
 
-def _fit_scope(dataset: Dataset, cfg: TrainConfig, path: Path, val_emb: np.ndarray,
-               cache_dir: Path | None) -> dict:
-    """The scope gate's out-of-distribution detector, fitted on the training films' embeddings."""
-    try:
-        from xrayviewer.scope.ood import fit_ood
-    except ImportError:  # pragma: no cover - the scope package ships with the runtime
-        log.warning("no scope detector: xrayviewer.scope.ood is unavailable")
-        return {}
-    xt, okt = cached_images(dataset.split("train"), cfg.input_size, cache_dir)
-    _, train_emb = _run_onnx(path, xt[okt])
-    return fit_ood(train_emb, val_emb, max_val_refusal=0.01).to_dict()
+def _fit_scope(dataset: Dataset, size: int, path: Path, val_images: np.ndarray, val_emb: np.ndarray,
+               cache_dir: Path | None) -> tuple[dict, dict]:
+    """The scope gate's learnt parts, fitted on the training films' embeddings through the exported model:
+    the out-of-distribution detector and the orientation check (films turned or mirrored top to bottom)."""
+    from xrayviewer.scope.ood import fit_ood
+    from xrayviewer.scope.orientation import TURNED, UPRIGHT, fit_orientation, variants
+
+    xt, okt = cached_images(dataset.split("train"), size, cache_dir)
+    xt = xt[okt]
+    _, train_emb = _run_onnx(path, xt)
+    ood = fit_ood(train_emb, val_emb, max_val_refusal=0.01).to_dict()
+    mirrored = UPRIGHT["mirrored left-right"]
+    _, train_mirrored = _run_onnx(path, np.ascontiguousarray(mirrored(xt)))
+    _, train_turned = _run_onnx(path, variants(xt, TURNED))
+    _, val_turned = _run_onnx(path, variants(val_images, TURNED))
+    check = fit_orientation(np.concatenate([train_emb, train_mirrored]), train_turned,
+                            val_upright=val_emb, val_turned=val_turned)
+    log.info("scope: %s", check.describe())
+    return ood, check.to_dict()
+
+
+def refit_scope(dataset: Dataset, model: Path, *, cache_dir: Path | None = None, command: str = "") -> ModelCard:
+    """Fit the scope gate's learnt parts again for an exported model and write them into its card.
+
+    For a model exported before a scope check existed: the weights stay as they are (the model's own
+    training command still reproduces everything, checks included); the card records this refit.
+    """
+    from xrayviewer.inference.engine import Engine
+
+    card = Engine(model, "cpu").card
+    xv, okv = exact_images(dataset.split("val"), card.input_size)
+    _, val_emb = _run_onnx(model, xv[okv])
+    card.ood, card.orientation = _fit_scope(dataset, card.input_size, model, xv[okv], val_emb, cache_dir)
+    card.extra["scope_refit"] = {"at": utc_now(), "command": command,
+                                 "data_manifest_sha256": dataset.sha256}
+    write_card(model, card)
+    return card
 
 
 MODEL_LIMITS = [
