@@ -3,8 +3,12 @@
 Widgets draw :class:`xrayviewer.review.session.ReviewSession` and forward what the reviewer does to it; the
 review rules are not here.
 
-* :mod:`.app` - QApplication setup and the entry point; :mod:`.main_window` - the window, its menus and the
-  wiring between widgets, the session and background work;
+* :mod:`.app` - QApplication setup and the entry point; :mod:`.main_window` - the window: its widgets,
+  selection and display of films, the reader's decisions, and the wiring to the session;
+* :mod:`.actions` - menus, actions and shortcuts; :mod:`.scoring_controller` - the scoring run as the window
+  shows it (merging scores without blocking the GUI thread); :mod:`.exports` - File > Export;
+  :mod:`.menu_dialogs` - PACS, statistics, model card, feature maps, About; :mod:`.site_threshold` - the
+  threshold in force (the card's or an accepted site threshold);
 * :mod:`.background` - the one way to run work off the GUI thread (jobs with results, progress and cancel);
 * :mod:`.scoring_run` - the scoring run as a background generator of per-batch bundles (cached scores first);
 * :mod:`.film_model` - the session's films as a Qt list model, and the numpy-ordered sorting/filtering proxy;
