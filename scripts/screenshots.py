@@ -142,8 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     dialog = window.feature_dialog
     assert dialog is not None
     wait_for(app, lambda: "showing" in dialog.info.text(), 60, "feature maps")
-    if dialog.depth.count() > 1:
-        dialog.depth.setCurrentIndex(dialog.depth.count() // 2)
+    if dialog.layer_box.count() > 1:
+        dialog.layer_box.setCurrentIndex(dialog.layer_box.count() // 2)
     settle(app)
     shots["feature-maps.png"] = dialog.grab()
     dialog.close()

@@ -101,18 +101,19 @@ def setup_logging(verbose: bool = False, console: bool = True) -> Path | None:
         h.close()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
 
-    path: Path | None = log_file()
+    wanted = log_file()
+    path: Path | None = None  # the log file, once it is open
     file_handler: logging.Handler | None = None
     problem = ""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        wanted.parent.mkdir(parents=True, exist_ok=True)
         # Opened now (not delayed) so an unwritable file is found here, not at the first message.
         file_handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8"
+            wanted, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8"
         )
+        path = wanted
     except OSError as exc:
         problem = f"{exc.strerror or exc}"
-        path = None
     if file_handler is not None:
         file_handler.setLevel(logging.DEBUG if verbose else logging.INFO)
         file_handler.setFormatter(logging.Formatter(FILE_FORMAT))
@@ -187,7 +188,8 @@ def _report(exc_type: type[BaseException], exc: BaseException | None, tb: Traceb
         logging.getLogger("xrayviewer.crash").critical(
             "uncaught %s%s; crash report: %s", exc_type.__name__,
             f" in thread {thread_name}" if thread_name else "", path,
-            exc_info=(exc_type, exc, tb), extra={"crash_report": True},
+            # A thread hook may have no exception object (exc_value None); the report above still has the type.
+            exc_info=(exc_type, exc, tb) if exc is not None else False, extra={"crash_report": True},
         )
         summary = str(exc).strip().splitlines()[0][:200] if exc is not None and str(exc).strip() else ""
         what = f"{exc_type.__name__}: {summary}" if summary else exc_type.__name__

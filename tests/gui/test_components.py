@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 from PySide6.QtWidgets import QListView
 
@@ -83,10 +83,10 @@ def test_feature_map_dialog(qtbot: Any, scored: Any) -> None:
     scored.features_action.trigger()
     dialog: FeatureMapDialog = scored.feature_dialog
     qtbot.waitUntil(lambda: "showing" in dialog.info.text(), timeout=WAIT_MS)
-    assert [dialog.depth.itemText(i) for i in range(dialog.depth.count())] == ["feat_1", "feat_2"]
+    assert [dialog.layer_box.itemText(i) for i in range(dialog.layer_box.count())] == ["feat_1", "feat_2"]
     assert dialog.maps_image.image.shape == (32 * 2 + 2, 32 * 2 + 2)  # 3 channels of 32x32 in a 2x2 grid
     assert dialog.input_image.image.shape == (64, 64)
-    dialog.depth.setCurrentIndex(1)
+    dialog.layer_box.setCurrentIndex(1)
     assert dialog.maps_image.image.shape == (8 * 2 + 2, 8 * 2 + 2)
     assert "feat_2" in dialog.info.text()
     # it follows the selection
@@ -240,6 +240,16 @@ def test_geometry_and_opacity_persist(qtbot: Any, make_window: Any) -> None:
     w2 = make_window()
     assert w2.viewer.opacity_slider.value() == 30
     assert w2.viewer.overlay.opacity() == pytest.approx(0.3)
+
+
+def test_settings_read_odd_stored_values_as_defaults(tmp_path: Path) -> None:
+    """A foreign store (a number where the recent-folder list belongs, a word for the opacity) never crashes."""
+    store = QSettings(str(tmp_path / "odd.ini"), QSettings.Format.IniFormat)
+    store.setValue("files/recent", 5)  # a native store (registry, plist) hands numbers back as numbers
+    store.setValue("view/overlay_opacity", "dim")
+    s = Settings(store)
+    assert s.recent_folders == []
+    assert s.overlay_opacity == pytest.approx(0.45)
 
 
 def test_cli_gui_subcommand(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

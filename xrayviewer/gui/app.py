@@ -5,6 +5,12 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # Qt and the window load only when the GUI starts
+    from PySide6.QtWidgets import QApplication
+
+    from xrayviewer.gui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +22,7 @@ def configure_pyqtgraph() -> None:
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 
-def dark_palette(app: object) -> None:
+def dark_palette(app: QApplication) -> None:
     """A dark Fusion palette: reading rooms are dark, and a white UI around a film dazzles."""
     from PySide6.QtGui import QColor, QPalette
 
@@ -33,16 +39,20 @@ def dark_palette(app: object) -> None:
     pal.setColor(QPalette.ColorGroup.Disabled, roles.ButtonText, QColor("#6b7280"))
     pal.setColor(QPalette.ColorGroup.Disabled, roles.Text, QColor("#6b7280"))
     pal.setColor(QPalette.ColorGroup.Disabled, roles.WindowText, QColor("#6b7280"))
-    app.setPalette(pal)  # type: ignore[attr-defined]
+    app.setPalette(pal)
 
 
-def create_app(argv: list[str] | None = None) -> object:
+def create_app(argv: list[str] | None = None) -> QApplication:
     """The QApplication (reused if one exists, e.g. under pytest-qt)."""
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance()
-    if app is None:
+    existing = QApplication.instance()
+    if existing is None:
         app = QApplication(argv if argv is not None else sys.argv[:1])
+    elif isinstance(existing, QApplication):
+        app = existing
+    else:  # a non-GUI QCoreApplication cannot show windows, and Qt allows only one application
+        raise RuntimeError("a QCoreApplication without widgets already exists; the viewer needs a QApplication")
     app.setApplicationName("xrayviewer")
     app.setOrganizationName("xrayviewer")
     app.setStyle("Fusion")
@@ -52,7 +62,7 @@ def create_app(argv: list[str] | None = None) -> object:
 
 
 def create_window(folder: Path | None = None, *, model_path: Path | None = None, log_path: Path | None = None,
-                  provider: str = "auto", **kwargs: object) -> object:
+                  provider: str = "auto", **kwargs: Any) -> MainWindow:
     """Build the main window and open `folder` (default: the bundled sample study).
 
     A film path (as a file manager passes it) opens its folder with that film selected. ``model_path`` None
@@ -64,7 +74,7 @@ def create_window(folder: Path | None = None, *, model_path: Path | None = None,
     from xrayviewer.review import default_log_path
 
     window = MainWindow(model_path=model_path,
-                        log_path=log_path or default_log_path(), provider=provider, **kwargs)  # type: ignore[arg-type]
+                        log_path=log_path or default_log_path(), provider=provider, **kwargs)
     target = Path(folder or samples_dir())
     if target.is_file():
         window.open_folder(target.parent, select=target)
@@ -79,6 +89,6 @@ def main(folder: Path | None = None, *, model_path: Path | None = None, log_path
          provider: str = "auto") -> int:
     app = create_app()
     window = create_window(folder, model_path=model_path, log_path=log_path, provider=provider)
-    window.show()  # type: ignore[attr-defined]
-    window.ask_reader()  # type: ignore[attr-defined]  # who is reading: at every launch, never assumed
-    return int(app.exec())  # type: ignore[attr-defined]
+    window.show()
+    window.ask_reader()  # who is reading: at every launch, never assumed
+    return int(app.exec())

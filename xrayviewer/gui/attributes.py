@@ -64,8 +64,9 @@ class AttributesPanel(QWidget):
 
     def value_shown(self, key: str) -> str | None:
         for row in range(self.table.rowCount()):
-            if self.table.item(row, 0).text() == key:
-                return self.table.item(row, 1).text()
+            name, value = self.table.item(row, 0), self.table.item(row, 1)
+            if name is not None and value is not None and name.text() == key:
+                return value.text()
         return None
 
     def _refresh(self) -> None:

@@ -343,15 +343,15 @@ class FeatureMapDialog(QDialog):
         self.film_name = ""
         self._token = 0
 
-        self.depth = QComboBox()
-        self.depth.addItems(engine.feature_names)
-        self.depth.currentIndexChanged.connect(self.redraw)
-        self.count = QSpinBox()
-        self.count.setRange(1, 256)
-        self.count.setValue(16)
-        self.count.setPrefix("first ")
-        self.count.setSuffix(" channels")
-        self.count.valueChanged.connect(self.redraw)
+        self.layer_box = QComboBox()
+        self.layer_box.addItems(engine.feature_names)
+        self.layer_box.currentIndexChanged.connect(self.redraw)
+        self.channels_box = QSpinBox()
+        self.channels_box.setRange(1, 256)
+        self.channels_box.setValue(16)
+        self.channels_box.setPrefix("first ")
+        self.channels_box.setSuffix(" channels")
+        self.channels_box.valueChanged.connect(self.redraw)
         self.info = QLabel()
         self.info.setWordWrap(True)
 
@@ -373,8 +373,8 @@ class FeatureMapDialog(QDialog):
 
         top = QHBoxLayout()
         top.addWidget(QLabel("Depth:"))
-        top.addWidget(self.depth)
-        top.addWidget(self.count)
+        top.addWidget(self.layer_box)
+        top.addWidget(self.channels_box)
         top.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -423,11 +423,11 @@ class FeatureMapDialog(QDialog):
         self.submit(work, done, failed)
 
     def redraw(self) -> None:
-        name = self.depth.currentText()
+        name = self.layer_box.currentText()
         maps = self.features.get(name)
         if maps is None:
             return
-        image, n = mosaic(maps, self.count.value())
+        image, n = mosaic(maps, self.channels_box.value())
         self.maps_image.setImage(np.nan_to_num(image, nan=0.0), autoLevels=False, levels=(0.0, 1.0))
         self.maps_view.autoRange(padding=0.02)
         c, h, w = maps.shape

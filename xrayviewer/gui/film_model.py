@@ -92,9 +92,9 @@ class FilmListModel(QAbstractListModel):
 
     def rows_changed(self, rows: Iterable[int | None]) -> None:
         """Tell the views these rows changed (one signal for the span)."""
-        rows = [r for r in rows if r is not None]
-        if rows:
-            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)))
+        present = [r for r in rows if r is not None]
+        if present:
+            self.dataChanged.emit(self.index(min(present)), self.index(max(present)))
 
     def all_changed(self) -> None:
         if self.session.items:

@@ -61,7 +61,8 @@ class ReaderDialog(QDialog):
                        key=str.casefold)
         self.names.addItems(known)
         self.names.setCurrentText(last.strip())
-        self.names.lineEdit().setPlaceholderText("your name, as it should appear in the log")
+        if (edit := self.names.lineEdit()) is not None:  # always, once the combo is editable
+            edit.setPlaceholderText("your name, as it should appear in the log")
         self.blind = QComboBox()
         for mode in BlindMode:
             self.blind.addItem(_BLIND_LABELS[mode], mode.value)

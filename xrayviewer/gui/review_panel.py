@@ -43,7 +43,7 @@ class ReviewPanel(QWidget):
 
         self.buttons: dict[Verdict | Label, QPushButton] = {}
         grid = QGridLayout()
-        specs = [
+        specs: list[tuple[Verdict | Label, str, int, int]] = [
             (Verdict.AGREE, "&Agree with model  [A]", 0, 0),
             (Verdict.DISAGREE, "&Disagree  [D]", 0, 1),
             (Label.NORMAL, "Label &NORMAL  [N]", 1, 0),

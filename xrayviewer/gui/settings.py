@@ -73,7 +73,9 @@ class Settings:
         value = self.store.value(key, [])
         if isinstance(value, str):  # INI files hand back a single item as a plain string
             value = [value] if value else []
-        return [str(v) for v in (value or []) if v]
+        if not isinstance(value, (list, tuple)):  # a hand-edited or foreign store: not a list, so none
+            return []
+        return [str(v) for v in value if v]
 
     @property
     def last_folder(self) -> str:
@@ -98,9 +100,12 @@ class Settings:
 
     @property
     def overlay_opacity(self) -> float:
+        raw = self.store.value("view/overlay_opacity", DEFAULT_OPACITY)
+        if not isinstance(raw, (str, int, float)):  # INI gives a string, the native store a number
+            return DEFAULT_OPACITY
         try:
-            value = float(self.store.value("view/overlay_opacity", DEFAULT_OPACITY))
-        except (TypeError, ValueError):
+            value = float(raw)
+        except ValueError:
             return DEFAULT_OPACITY
         return min(1.0, max(0.0, value))
 
