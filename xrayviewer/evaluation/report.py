@@ -193,6 +193,8 @@ def _gallery(out_dir: Path, scored: Sequence[Scored], idx: Sequence[int], thresh
         name = display_name(s.sample.path, root)
         kind = "false negative" if s.sample.label == 1 else "false positive"
         try:
+            if s.cam is None:  # scored without a heat map: nothing to show beside the film
+                raise ValueError("the model gave no heat map for it")
             tile = images.gallery_tile(s.sample.path, s.cam, threshold)
             file_name = f"gallery/{rank:02d}.png"
             images.save_png(tile, out_dir / file_name)

@@ -64,7 +64,7 @@ def call_lowered(fn: Callable[[], T], niceness: int) -> T:
     thread.join()
     if "error" in box:
         raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]
+    return box["value"]
 
 
 def background_threads(at_most: int) -> int:

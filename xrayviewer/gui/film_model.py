@@ -196,7 +196,7 @@ class FilmSortProxy(QAbstractProxyModel):
 
     def _items(self) -> list[FilmItem]:
         source = self.sourceModel()
-        return source.items if source is not None else []  # type: ignore[attr-defined, no-any-return]
+        return source.items if isinstance(source, FilmListModel) else []
 
     def _rebuild(self) -> None:
         items = self._items()
@@ -253,7 +253,7 @@ class FilmSortProxy(QAbstractProxyModel):
             return QModelIndex()
         return self.createIndex(row, 0)
 
-    def parent(self, child: Any = None) -> Any:  # type: ignore[override]
+    def parent(self, child: Any = None) -> Any:
         if child is None:  # QObject.parent()
             return super().parent()
         return QModelIndex()

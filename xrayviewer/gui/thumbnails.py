@@ -198,9 +198,9 @@ class ThumbnailDelegate(QStyledItemDelegate):
             return
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        r: QRect = option.rect  # type: ignore[attr-defined]
-        pal = option.palette  # type: ignore[attr-defined]
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)  # type: ignore[attr-defined]
+        r: QRect = option.rect
+        pal = option.palette
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
         bg = pal.highlight().color() if selected else pal.base().color()
         painter.fillRect(r.adjusted(1, 1, -1, -1), bg)
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QMouseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -489,8 +489,9 @@ class FilmViewer(QWidget):
         return r, c, float(self._source[r, c])
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-        if event.type() == QEvent.Type.MouseMove and watched is self.graphics.viewport():
-            self._mouse_moved(QPointF(self.graphics.mapToScene(event.position().toPoint())))  # type: ignore[attr-defined]
+        if isinstance(event, QMouseEvent) and event.type() == QEvent.Type.MouseMove \
+                and watched is self.graphics.viewport():
+            self._mouse_moved(QPointF(self.graphics.mapToScene(event.position().toPoint())))
         return super().eventFilter(watched, event)
 
     def _mouse_moved(self, pos: QPointF) -> None:

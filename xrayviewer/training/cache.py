@@ -32,7 +32,7 @@ def _prepare(path: Path, size: int, dtype: type = np.float16) -> np.ndarray | No
 def _prepare_all(samples: list[Sample], size: int, dtype: type, workers: int,
                  desc: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Decode + preprocess in a thread pool: (images [N,S,S] of `dtype`, ok mask [N])."""
-    images = np.zeros((len(samples), size, size), dtype)
+    images: np.ndarray = np.zeros((len(samples), size, size), dtype)
     ok = np.zeros(len(samples), bool)
     with ThreadPoolExecutor(workers) as pool:
         results = pool.map(lambda s: _prepare(s.path, size, dtype), samples)

@@ -13,7 +13,7 @@ import onnx
 import torch
 
 from xrayviewer.inference.card import CARD_KEY, ModelCard
-from xrayviewer.training.networks import Ensemble, ExportWrapper, build_network
+from xrayviewer.training.networks import CamNet, Ensemble, ExportWrapper, build_network
 
 
 def hardware_description() -> str:
@@ -29,7 +29,7 @@ def hardware_description() -> str:
     return f"{cpu}, {os.cpu_count()} logical cores{gpu}; torch {torch.__version__}"
 
 
-def load_ensemble(paths: list[Path]) -> tuple[torch.nn.Module, list[dict]]:
+def load_ensemble(paths: list[Path]) -> tuple[CamNet, list[dict]]:
     """One member's checkpoint gives that network; several give their :class:`Ensemble`."""
     loaded = [load_checkpoint(p) for p in paths]
     if len(loaded) == 1:
@@ -40,7 +40,7 @@ def load_ensemble(paths: list[Path]) -> tuple[torch.nn.Module, list[dict]]:
     return Ensemble([n for n, _ in loaded]).eval(), [s for _, s in loaded]
 
 
-def load_checkpoint(path: Path) -> tuple[torch.nn.Module, dict]:
+def load_checkpoint(path: Path) -> tuple[CamNet, dict]:
     state = torch.load(path, map_location="cpu", weights_only=False)
     cfg = state["config"]
     net = build_network(cfg["architecture"], cfg["input_size"], pretrained=False)
@@ -48,7 +48,7 @@ def load_checkpoint(path: Path) -> tuple[torch.nn.Module, dict]:
     return net.eval(), state
 
 
-def export_onnx(net: torch.nn.Module, card: ModelCard, out: Path, opset: int = 17) -> Path:
+def export_onnx(net: CamNet, card: ModelCard, out: Path, opset: int = 17) -> Path:
     """Write the model with outputs probability, cam, feat_1..k and the card in its metadata."""
     net = net.eval()
     size = card.input_size

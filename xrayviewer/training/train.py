@@ -218,7 +218,8 @@ def train(dataset: Dataset, cfg: TrainConfig, run_dir: Path, cache_dir: Path | N
 
 def _param_groups(net: torch.nn.Module) -> tuple[list[torch.nn.Parameter], list[torch.nn.Parameter]]:
     """(head, backbone) parameters: the head is the final CAM unit, the backbone everything else."""
-    head_ids = {id(p) for p in net.head.parameters()} if hasattr(net, "head") else set()
+    head = getattr(net, "head", None)
+    head_ids = {id(p) for p in head.parameters()} if isinstance(head, torch.nn.Module) else set()
     params = list(net.parameters())
     return [p for p in params if id(p) in head_ids], [p for p in params if id(p) not in head_ids]
 
