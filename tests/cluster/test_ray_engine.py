@@ -19,7 +19,7 @@ import pytest
 from tests.cli.test_score_resume import assert_same_rows, read_rows
 from tests.test_hardening import _hostile_corpus
 from xrayviewer.cli import main
-from xrayviewer.cluster.ray_engine import LOOPBACK_ONLY, ScoreActor, engine_state
+from xrayviewer.cluster.ray_engine import LOOPBACK_ONLY, ClusterError, RayScorer, ScoreActor, engine_state
 from xrayviewer.inference import batch
 from xrayviewer.paths import samples_dir
 
@@ -139,3 +139,16 @@ def test_each_actor_applies_the_drivers_threshold_and_scope_gate(study: tuple[Pa
         assert (g.path, g.status, g.prediction, g.threshold, g.scope, g.sha256) == \
             (w.path, w.status, w.prediction, 0.2, w.scope, w.sha256)
         assert g.probability == pytest.approx(w.probability, abs=1e-5, nan_ok=True)
+
+
+def test_an_actor_that_raises_fails_the_job_instead_of_skipping_films(study: tuple[Path, dict[str, str]]) -> None:
+    """Dropped blocks are taken for dead actors (their films are scored again, alone, then skipped): an
+    exception in an actor must not be dropped that way, but fail the job with its message."""
+    from xrayviewer.inference.engine import Engine
+    from xrayviewer.paths import default_model_path
+
+    films = sorted((study[0] / "films").glob("*.jpeg"))[:4]
+    engine = Engine(default_model_path(), "cpu", threads=1)
+    scorer = RayScorer(engine.path, "cpu")
+    with pytest.raises(ClusterError, match=r"the Ray job failed after 0 films: TypeError: .*'no_such_option'"):
+        list(scorer(films, engine, batch_size=2, workers=2, keep_cam=False, cancel=None, no_such_option=1))

@@ -9,6 +9,11 @@ onnxruntime session is made anew there. The results come back in input order (pi
 :class:`~xrayviewer.inference.scoring.FilmResult` objects), and the driver writes the CSV, the heat maps
 and the summary as for a local run.
 
+A film that kills the process scoring it (a native decoder crash, a kill for memory) does not stall the
+job: Ray Data retries a block once on the restarted actor (its default is forever), then drops it and goes
+on; the films of dropped blocks are scored again each on its own, and a film that kills its process on
+its own too becomes an error row (:data:`DIED`). Any other failure in an actor fails the job.
+
 Films must be readable at the same path on every node (a shared file system, or object storage mounted
 as one); the model travels with the job. Every node needs the same xrayviewer with the ``cluster`` extra.
 """
@@ -16,6 +21,7 @@ as one); the model travels with the job. Every node needs the same xrayviewer wi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -24,13 +30,14 @@ import shutil
 import tempfile
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from xrayviewer.common.vocab import Status
 from xrayviewer.inference.scoring import FilmResult
 
 log = logging.getLogger(__name__)
@@ -41,6 +48,12 @@ LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 # Engine attributes that belong to one onnxruntime session and are made anew in each actor.
 _SESSION_ONLY = frozenset({"session", "path", "provider", "threads"})
+
+# How often a block, and then each of its films alone, is tried before a film that kills the process
+# scoring it is given up.
+TRIES = 2
+DIED = (f"not scored: the process scoring this film died on every try ({TRIES} with its batch, then {TRIES} "
+        "alone): a native crash, e.g. in a decoder, or killed for lack of memory; film skipped")
 
 
 class ClusterError(RuntimeError):
@@ -135,6 +148,14 @@ def engine_state(engine: Any) -> dict[str, Any]:
             if k not in _SESSION_ONLY and not type(v).__module__.startswith("onnxruntime")}
 
 
+@dataclass(frozen=True)
+class _Failed:
+    """What an actor returns for a batch when scoring raised: the job fails (a film's own failure is an
+    error row, never this), instead of Ray Data dropping the block as if the actor had died."""
+
+    message: str
+
+
 class ScoreActor:
     """One Ray actor: one onnxruntime session, scoring whole batches with the core's ``score_batches``."""
 
@@ -165,34 +186,41 @@ class ScoreActor:
         from xrayviewer.inference.scoring import score_batches
 
         paths = [Path(os.fsdecode(bytes(p))) for p in batch["path"]]
-        results: list[FilmResult] = []
+        results: list[FilmResult | _Failed] = []
         each = math.ceil(len(paths) / self.threads)
-        for chunk in score_batches(paths, self.engine, batch_size=each, workers=self.threads,
-                                   keep_cam=self.keep_cam, **self.options):
-            results.extend(chunk)
+        try:
+            for chunk in score_batches(paths, self.engine, batch_size=each, workers=self.threads,
+                                       keep_cam=self.keep_cam, **self.options):
+                results.extend(chunk)
+        except Exception as exc:
+            results = [_Failed(_first_line(exc))]
         out = np.empty(len(results), dtype=object)
         out[:] = [pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL) for r in results]
         return {"result": out}
 
 
 @contextlib.contextmanager
-def _data_context(ray: Any) -> Iterator[None]:
-    """Ray Data settings for one job: results in input order, no progress bars or banners on stderr."""
+def _data_context(ray: Any, *, errored_blocks: int = 0) -> Iterator[None]:
+    """Ray Data settings for one job: results in input order, no progress bars, banners or tracebacks on
+    stderr; ``errored_blocks`` (-1: any number) failed blocks are dropped instead of failing the job."""
     ctx = ray.data.DataContext.get_current()
     saved = (ctx.execution_options.preserve_order, ctx.enable_progress_bars, ctx.print_on_execution_start,
-             ctx.enable_auto_log_stats)
+             ctx.enable_auto_log_stats, ctx.max_errored_blocks)
     data_log = logging.getLogger("ray.data")
     level = data_log.level
     ctx.execution_options.preserve_order = True
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
     ctx.enable_auto_log_stats = False
-    data_log.setLevel(logging.ERROR)  # our own settings above would otherwise be announced as warnings
+    ctx.max_errored_blocks = errored_blocks
+    # Our settings above would be announced as warnings, and each failed block logged with its traceback:
+    # a failure reaches the caller as an exception, or as the films missing from the results.
+    data_log.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
         (ctx.execution_options.preserve_order, ctx.enable_progress_bars, ctx.print_on_execution_start,
-         ctx.enable_auto_log_stats) = saved
+         ctx.enable_auto_log_stats, ctx.max_errored_blocks) = saved
         data_log.setLevel(level)
 
 
@@ -222,6 +250,7 @@ class RayScorer:
         self.model = Path(model)
         self.provider = provider
         self.plan: Plan | None = None
+        self.scored = 0  # films whose results came back so far
 
     def describe(self) -> str:
         return self.plan.describe() if self.plan else "Ray"
@@ -236,48 +265,77 @@ class RayScorer:
             model = self.model.read_bytes()
         except OSError as exc:
             raise ClusterError(f"cannot read the model {self.model}: {exc.strerror or exc}") from None
-        self.plan = plan = plan_pool(_alive_nodes(ray), self.provider, workers)
+        plan = plan_pool(_alive_nodes(ray), self.provider, workers)
+        self.plan = plan = dataclasses.replace(plan, actors=min(plan.actors, len(paths)))
         log.info("scoring %d films on %s", len(paths), plan.describe())
-        model_ref = ray.put(model)
+        self.scored = 0
+        stopped = (lambda: False) if cancel is None else cancel.is_set
+        actor = {"model": [ray.put(model)], "state": engine_state(engine), "provider": plan.provider,
+                 "threads": plan.cpus_per_actor, "keep_cam": keep_cam, "options": options}
         per_call = batch_size * plan.cpus_per_actor  # a batch for each of the actor's decoding threads
         # Blocks (the unit handed to an actor and streamed back): about 4 per actor for load balancing,
         # one call's worth at least, 16 at most (the CSV is appended per block that comes back).
         per_block = min(16 * per_call, max(per_call, math.ceil(len(paths) / (4 * plan.actors))))
-        with _data_context(ray):
-            ds = ray.data.from_items(_path_items(paths), override_num_blocks=math.ceil(len(paths) / per_block))
+        with _data_context(ray, errored_blocks=-1):
+            lost: list[Path] = []
+            yield from self._job(ray, plan, paths, actor, per_call, per_block, stopped, lost)
+            if lost and not stopped():
+                # The films of the dropped blocks again, each alone and one at a time per actor (a film
+                # queued behind the crashing one would die with it): only the culprits are lost now.
+                again, lost = lost, []
+                yield from self._job(ray, plan, again, actor, 1, 1, stopped, lost, in_flight=1)
+                if lost and not stopped():
+                    yield [FilmResult(p, Status.ERROR, error=DIED) for p in lost]
+
+    def _job(self, ray: Any, plan: Plan, paths: list[Path], actor: dict[str, Any], per_call: int, per_block: int,
+             stopped: Callable[[], bool], lost: list[Path], in_flight: int | None = None,
+             ) -> Iterator[list[FilmResult]]:
+        """One Ray Data job over ``paths``: yields their results in input order, except the films of the
+        blocks whose actor died on every try (Ray Data drops those blocks), which go to ``lost``."""
+        ds = ray.data.from_items(_path_items(paths), override_num_blocks=math.ceil(len(paths) / per_block))
+        with warnings.catch_warnings():  # max_task_retries has no named parameter (yet) in Ray Data
+            warnings.filterwarnings("ignore", message=r".*ray_remote_args.* is deprecated")
             ds = ds.map_batches(
                 ScoreActor,
                 batch_size=per_call,
                 batch_format="numpy",
-                compute=ray.data.ActorPoolStrategy(size=plan.actors),
+                compute=ray.data.ActorPoolStrategy(size=min(plan.actors, len(paths)),
+                                                   max_tasks_in_flight_per_actor=in_flight),
                 num_cpus=plan.cpus_per_actor,
                 num_gpus=plan.gpus_per_actor or None,
-                fn_constructor_kwargs={
-                    "model": [model_ref], "state": engine_state(engine), "provider": plan.provider,
-                    "threads": plan.cpus_per_actor, "keep_cam": keep_cam, "options": options,
-                },
+                fn_constructor_kwargs=actor,
+                max_task_retries=TRIES - 1,  # on the restarted actor; Ray Data's default retries forever
             )
-            batches = iter(ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=2))
-            done = 0
-            try:
-                while cancel is None or not cancel.is_set():
-                    try:
-                        batch = next(batches, None)
-                    except Exception as exc:  # a Ray failure, never a film's (those are error rows)
-                        raise ClusterError(f"the Ray job failed after {done} films: {_first_line(exc)}") from exc
-                    if batch is None:
-                        break
-                    results: list[FilmResult] = [pickle.loads(b) for b in batch["result"]]
-                    for r in results:  # the driver's own Path objects: rows name films as the local engine does
-                        if done >= len(paths) or os.fspath(r.path) != os.path.abspath(paths[done]):
-                            raise ClusterError(f"the Ray job returned results out of order at film {done}")
-                        r.path = paths[done]
-                        done += 1
-                    yield results
-            finally:
-                close = getattr(batches, "close", None)
-                if close is not None:
-                    close()  # stops the dataset: queued batches are dropped, actors released
+        want = [os.path.abspath(p) for p in paths]
+        batches = iter(ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=2))
+        i = 0
+        try:
+            while not stopped():
+                try:
+                    batch = next(batches, None)
+                except Exception as exc:  # a Ray failure, never a film's (those are error rows)
+                    raise ClusterError(f"the Ray job failed after {self.scored} films: {_first_line(exc)}") from exc
+                if batch is None:
+                    lost.extend(paths[i:])
+                    return
+                results: list[FilmResult] = []
+                for r in map(pickle.loads, batch["result"]):
+                    if isinstance(r, _Failed):
+                        raise ClusterError(f"the Ray job failed after {self.scored} films: {r.message}")
+                    while i < len(paths) and os.fspath(r.path) != want[i]:
+                        lost.append(paths[i])  # in a dropped block
+                        i += 1
+                    if i == len(paths):
+                        raise ClusterError(f"the Ray job returned results out of order at film {self.scored}")
+                    r.path = paths[i]  # the driver's own Path objects: rows name films as the local engine does
+                    i += 1
+                    results.append(r)
+                self.scored += len(results)
+                yield results
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()  # stops the dataset: queued batches are dropped, actors released
 
 
 def _check_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
