@@ -9,5 +9,5 @@ bash scripts/system-deps.sh test
 export QT_QPA_PLATFORM=offscreen
 .venv/bin/ruff check xrayviewer tests bench scripts
 .venv/bin/lint-imports --no-cache  # layer contracts in pyproject.toml (README: Architecture)
-.venv/bin/mypy  # type-checks the core (files listed in pyproject.toml)
+.venv/bin/mypy  # type-checks the package (files listed in pyproject.toml)
 exec .venv/bin/python -m pytest -q "$@"

@@ -15,9 +15,9 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from xrayviewer import NOTICE
 from xrayviewer.cli import pacs as pacs_cli
@@ -26,7 +26,6 @@ from xrayviewer.common.text import path_text
 from xrayviewer.inference.heatmap_png import HEATMAP_LONG_EDGE
 
 if TYPE_CHECKING:
-    from xrayviewer.inference.batch import ScoreRow
     from xrayviewer.scope import ScopeGate
 
 log = logging.getLogger(__name__)
@@ -232,11 +231,9 @@ def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
 
     dicom_pool = stack.enter_context(batch.OutputPool(workers, on_error=dicom_failed, name="dicom"))
     with out, batch.OutputPool(workers, on_error=heatmap_failed, name="heatmap") as heatmaps:
-        # score_rows is a generator (closing it stops the scorer, as its docstring says) but is annotated
-        # Iterator; the cast says what it is, and warn_redundant_casts flags it once that annotation says so.
-        rows = cast("Generator[list[ScoreRow], None, None]", batch.score_rows(
+        rows = batch.score_rows(  # a generator: closing it stops the scorer
             todo, engine, base=base, batch_size=args.batch_size, workers=args.workers,
-            keep_cam=heat_dir is not None or dicom is not None, cancel=cancel, gate=gate, scorer=scorer))
+            keep_cam=heat_dir is not None or dicom is not None, cancel=cancel, gate=gate, scorer=scorer)
         start = time.perf_counter()
         if fetched is not None and fetched.problems:  # instances the PACS could not give as films
             problems = pacs_cli.problem_rows(fetched, engine)

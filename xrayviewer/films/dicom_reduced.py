@@ -81,7 +81,7 @@ def _j2k(frame: bytes, info: FrameInfo, min_size: int) -> np.ndarray | None:
     if r == 0:
         return None
     with Image.open(BytesIO(frame), formats=("JPEG2000",)) as img:
-        img.reduce = r  # type: ignore[method-assign,assignment]  # Pillow's J2K plugin: a settable level
+        img.reduce = r  # Pillow's J2K plugin: a settable level
         img.load()
         if img.mode not in ("L", "I;16", "I;16L"):
             return None

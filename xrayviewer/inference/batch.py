@@ -22,7 +22,7 @@ import io
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,7 +122,8 @@ def rows_from_batches(batches: Iterable[list[FilmResult]], *, base: Path, card: 
 
 def score_rows(paths: Sequence[Path], engine: Any, *, base: Path, batch_size: int = 16,
                workers: int | None = None, keep_cam: bool = False, cancel: threading.Event | None = None,
-               scorer: BatchScorer = score_batches, gate: ScopeGate | None = None) -> Iterator[list[ScoreRow]]:
+               scorer: BatchScorer = score_batches,
+               gate: ScopeGate | None = None) -> Generator[list[ScoreRow], None, None]:
     """Score ``paths`` with ``engine`` and yield their rows batch by batch, in input order.
 
     ``engine`` is what ``scorer`` runs (an :class:`~xrayviewer.inference.engine.Engine` for the default

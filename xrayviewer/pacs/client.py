@@ -46,7 +46,7 @@ class _Session(requests.Session):
     """A session whose TLS setting is ours: requests would let $REQUESTS_CA_BUNDLE override a CA bundle
     set on the session, silently trusting another authority than the one configured."""
 
-    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
         settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
         settings["verify"] = self.verify
         return settings

@@ -660,7 +660,7 @@ class AgreementLog:
             cur = conn.execute(f"INSERT INTO site_thresholds ({', '.join(_ST_COLUMNS[1:])}) VALUES "
                                f"({', '.join('?' * (len(_ST_COLUMNS) - 1))})", row)
         assert cur.lastrowid is not None
-        return SiteThresholdEntry(cur.lastrowid, *row)  # type: ignore[arg-type]
+        return SiteThresholdEntry(cur.lastrowid, *row)
 
     def site_threshold_history(self, model_id: str | None = None) -> list[SiteThresholdEntry]:
         """Every accept and revert, oldest first (for one model, or all)."""
