@@ -105,8 +105,10 @@ class ScopeGate:
         if self.orientation is not None:
             turned = float(self.orientation.score(emb)[0])
             if not turned <= self.orientation.cutoff:  # NaN-safe, like the OOD score
-                scope = scope.plus(Scope(reasons=(f"{TURNED_REASON} (orientation score {turned:.1f} > "
-                                                  f"{self.orientation.cutoff:.1f}): turn it upright first",)))
+                # turning the view in the app does not re-score: the file itself must be put right
+                scope = scope.plus(Scope(reasons=(
+                    f"{TURNED_REASON} (orientation score {turned:.1f} > {self.orientation.cutoff:.1f}): the model "
+                    "judges upright films only; correct the file's orientation and score it again",)))
         return scope
 
     def withholds(self, scope: Scope) -> bool:
