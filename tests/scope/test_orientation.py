@@ -9,7 +9,7 @@ import pytest
 
 from xrayviewer.inference.card import ModelCard
 from xrayviewer.scope import IN_SCOPE, OrientationCheck, ScopeError, ScopeGate, describe_orientation, fit_orientation
-from xrayviewer.scope.orientation import TURNED, UPRIGHT, variants
+from xrayviewer.scope.orientation import TURNED, UPRIGHT, masked_borders, variants
 
 
 def embeddings(n: int, seed: int, turned: bool) -> np.ndarray:
@@ -104,3 +104,13 @@ def test_variants_turn_square_inputs_like_the_film() -> None:
     assert turned[4][3, 2] == 1.0
     upright = variants(x, UPRIGHT)
     np.testing.assert_array_equal(upright[2], x[0, :, ::-1])
+
+
+def test_masked_borders_cover_the_outer_band_only() -> None:
+    x = np.full((3, 20, 20), 0.5, np.float32)
+    out = masked_borders(x, np.random.default_rng(0), 1.0, low=0.1, high=0.3)
+    assert out.shape == x.shape and np.all(x == 0.5)  # the input is left alone
+    for img in out:
+        k = int(np.argmax(img[10] != 1.0))  # band width on the middle row
+        assert 2 <= k <= 6 and np.all(img[:k] == 1.0) and np.all(img[:, -k:] == 1.0)
+        assert np.all(img[k:-k, k:-k] == 0.5)  # the middle is untouched

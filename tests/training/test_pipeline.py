@@ -158,8 +158,10 @@ def test_ensemble_assembles_calibrates_and_carries_its_scope_detector(tiny_ensem
     lo, hi = card.borderline
     assert lo < card.threshold < hi
     assert card.ood and card.ood["cutoff"] > 0 and card.limits
-    turned = card.orientation["info"]  # fitted on the training films against their turned copies
-    assert turned["n_train"] == 2 * 48 and turned["n_train_turned"] == 4 * 48 and turned["n_val"] == 24
+    # fitted on the 48 training films as they are, mirrored and with borders (3 framings x 2) against the
+    # same films turned (3 framings x 4)
+    turned = card.orientation["info"]
+    assert turned["n_train"] == 6 * 48 and turned["n_train_turned"] == 12 * 48 and turned["n_val"] == 24
     assert result.parity["probability"] < 1e-4
     # the engine's probability is the calibrated one and its map stays exact
     films = np.random.default_rng(0).random((4, 64, 64), dtype=np.float32)
@@ -217,7 +219,7 @@ def test_refit_scope_writes_the_checks_into_an_exported_models_card(tiny_run, ti
                  "--cache-dir", str(tmp_path / "cache")])
     assert code == 0
     card = Engine(model, provider="cpu").card
-    assert card.orientation["info"]["n_train"] == 2 * 48
+    assert card.orientation["info"]["n_train"] == 6 * 48
     assert card.ood["cutoff"] == pytest.approx(older.ood["cutoff"])  # the same detector, fitted again
     assert card.threshold == older.threshold and card.extra["scope_refit"]["command"].startswith("xrayviewer")
     after = Engine(model, provider="cpu").run(films)

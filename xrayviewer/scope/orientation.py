@@ -4,7 +4,8 @@ The OOD detector does not refuse an upside-down film: training flips and rotates
 network's pooled features a film turned half round still looks like a chest film, and the model would judge
 it. This check is a linear classifier the training pipeline fits between the training films as they come
 (and mirrored left-right: in the augmentation, and some departments show films that way) and the same films
-turned a quarter, a half or three quarters round, or mirrored top to bottom. Logistic regression on the
+turned a quarter, a half or three quarters round, or mirrored top to bottom; both sides also with black or
+white borders (shutters, unexposed bands), so a border does not read as a turn. Logistic regression on the
 standardised embedding's top principal components (fitted on both sides together), folded back into one
 weight per embedding value: the card carries a weight vector, a bias and a cut-off.
 
@@ -76,8 +77,11 @@ class OrientationCheck:
         if up is not None and turned is not None:
             val = (f"; on {self.info.get('n_val', '?')} validation films it refuses {up:.1%} as they are and "
                    f"{turned:.1%} turned")
-        return (f"orientation check ({METHOD}, {self.info.get('components', '?')} components, fitted on "
-                f"{self.info.get('n_train', '?')} training films and their turned copies){val}")
+        films = self.info.get("films")
+        fitted = (f"{films} training films upright ({self.info.get('n_train', '?')} inputs: "
+                  f"{', '.join(self.info.get('upright', []))}) and turned ({self.info.get('n_train_turned', '?')})"
+                  if films else f"{self.info.get('n_train', '?')} upright training films and their turned copies")
+        return f"orientation check ({METHOD}, {self.info.get('components', '?')} components, fitted on {fitted}){val}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form for ``ModelCard.orientation``."""
@@ -115,6 +119,20 @@ def describe_orientation(data: dict[str, Any] | None) -> str:
         return f"unreadable ({exc})"
 
 
+def masked_borders(images: np.ndarray, rng: np.random.Generator, fill: float, low: float = 0.1,
+                   high: float = 0.3) -> np.ndarray:
+    """Each square input [N, S, S] with its outer band (a random ``low``-``high`` share of its side) set to
+    ``fill``: collimation or shutters cutting into the chest, black (0) or unexposed white (1). The fit sees
+    them on both sides, upright and turned: fitted without them, the check refused 24 % of val films whose
+    outer 20 % was blacked out (the OOD score 8 %), mistaking a border for a turn."""
+    out = np.array(images, copy=True)
+    side = images.shape[-1]
+    for i, frac in enumerate(rng.uniform(low, high, len(images))):
+        k = max(1, int(frac * side))
+        out[i, :k], out[i, -k:], out[i, :, :k], out[i, :, -k:] = fill, fill, fill, fill
+    return out
+
+
 def variants(images: np.ndarray, kinds: dict[str, Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
     """Every image in every variant of ``kinds``, stacked variant by variant (contiguous, same dtype)."""
     return np.ascontiguousarray(np.concatenate([fn(images) for fn in kinds.values()]))
@@ -122,11 +140,14 @@ def variants(images: np.ndarray, kinds: dict[str, Callable[[np.ndarray], np.ndar
 
 def fit_orientation(upright: np.ndarray, turned: np.ndarray, *, val_upright: np.ndarray | None = None,
                     val_turned: np.ndarray | None = None, components: int = DEFAULT_COMPONENTS,
-                    ridge: float = DEFAULT_RIDGE, cutoff: float = 0.0) -> OrientationCheck:
+                    ridge: float = DEFAULT_RIDGE, cutoff: float = 0.0,
+                    about: dict[str, Any] | None = None) -> OrientationCheck:
     """Fit on embeddings [N, D] of upright and turned films; validation embeddings only report rates.
 
     Both sides are weighed equally whatever their counts, so the cut-off 0 is the even-odds boundary.
-    ``components`` is capped by the data; ``ridge`` is the L2 penalty on the component weights.
+    ``components`` is capped by the data; ``ridge`` is the L2 penalty on the component weights. ``about``
+    goes into ``info`` as it is (e.g. ``films``: how many distinct films the inputs came from, and
+    ``upright``: the kinds of upright input, for ``describe``).
     """
     up, tu = _matrix(upright, "upright"), _matrix(turned, "turned")
     if up.shape[1] != tu.shape[1]:
@@ -147,7 +168,8 @@ def fit_orientation(upright: np.ndarray, turned: np.ndarray, *, val_upright: np.
     weights = (axes.T @ beta[:k]) / scale  # folded back: score = emb @ weights + bias
     bias = float(beta[k] - mean @ weights)
     check = OrientationCheck(weights.astype(np.float32).astype(np.float64), bias, cutoff)
-    info: dict[str, Any] = {"n_train": len(up), "n_train_turned": len(tu), "components": k, "ridge": ridge,
+    info: dict[str, Any] = {**(about or {}), "n_train": len(up), "n_train_turned": len(tu), "components": k,
+                            "ridge": ridge,
                             "train_upright_refused": float(np.mean(check.refuses(up))),
                             "train_turned_refused": float(np.mean(check.refuses(tu)))}
     if val_upright is not None and val_turned is not None:

@@ -164,23 +164,35 @@ def assemble(dataset: Dataset, cfg: TrainConfig, bests: list[Path], *, run_dir: 
     return PipelineResult(path, card, diffs)
 
 
+SCOPE_SEED = 0  # the scope checks' own draws (borders) are fixed, whatever the members' seeds
+
+
 def _fit_scope(dataset: Dataset, size: int, path: Path, val_images: np.ndarray, val_emb: np.ndarray,
                cache_dir: Path | None) -> tuple[dict, dict]:
     """The scope gate's learnt parts, fitted on the training films' embeddings through the exported model:
     the out-of-distribution detector and the orientation check (films turned or mirrored top to bottom)."""
     from xrayviewer.scope.ood import fit_ood
-    from xrayviewer.scope.orientation import TURNED, UPRIGHT, fit_orientation, variants
+    from xrayviewer.scope.orientation import TURNED, UPRIGHT, fit_orientation, masked_borders, variants
 
     xt, okt = cached_images(dataset.split("train"), size, cache_dir)
     xt = xt[okt]
     _, train_emb = _run_onnx(path, xt)
     ood = fit_ood(train_emb, val_emb, max_val_refusal=0.01).to_dict()
-    mirrored = UPRIGHT["mirrored left-right"]
-    _, train_mirrored = _run_onnx(path, np.ascontiguousarray(mirrored(xt)))
-    _, train_turned = _run_onnx(path, variants(xt, TURNED))
+    # The orientation check learns "turned" against "upright" on the films as they are and with borders
+    # (black shutters, white unexposed bands) on both sides, so neither a mirror image nor a border reads as
+    # a turn. Upright: as is and mirrored left-right; turned: 90/180/270 degrees and mirrored top-bottom.
+    rng = np.random.default_rng(SCOPE_SEED)
+    upright, turned = [train_emb], []
+    for framed in (xt, masked_borders(xt, rng, 0.0), masked_borders(xt, rng, 1.0)):
+        if framed is not xt:
+            upright.append(_run_onnx(path, framed)[1])
+        upright.append(_run_onnx(path, np.ascontiguousarray(UPRIGHT["mirrored left-right"](framed)))[1])
+        turned.append(_run_onnx(path, variants(framed, TURNED))[1])
     _, val_turned = _run_onnx(path, variants(val_images, TURNED))
-    check = fit_orientation(np.concatenate([train_emb, train_mirrored]), train_turned,
-                            val_upright=val_emb, val_turned=val_turned)
+    check = fit_orientation(np.concatenate(upright), np.concatenate(turned), val_upright=val_emb,
+                            val_turned=val_turned,
+                            about={"films": len(xt), "upright": ["as they are", "mirrored left-right",
+                                                                 "with black or white borders (10-30 %)"]})
     log.info("scope: %s", check.describe())
     return ood, check.to_dict()
 
