@@ -199,7 +199,8 @@ def test_int8_quantisation_keeps_the_contract_and_the_exact_map(tiny_ensemble, t
     assert np.abs(a.probability - b.probability).max() < 0.1
 
 
-def test_refit_scope_writes_the_checks_into_an_exported_models_card(tiny_run, tiny_ensemble, tmp_path, capsys):
+def test_refit_scope_writes_the_checks_into_an_exported_models_card(tiny_run, tiny_ensemble, tiny_model, tmp_path,
+                                                                    capsys):
     """For a model exported before a check existed: the card gains it, the weights and the rest stay."""
     import shutil
 
@@ -227,3 +228,6 @@ def test_refit_scope_writes_the_checks_into_an_exported_models_card(tiny_run, ti
     assert "orientation check" in capsys.readouterr().err
     assert main(["train", "--data", str(manifest), "--refit-scope", "--out", str(tmp_path / "none.onnx")]) == 2
     assert "needs an exported model" in capsys.readouterr().err
+    assert main(["train", "--data", str(manifest), "--refit-scope", "--out", str(tiny_model)]) == 2
+    err = capsys.readouterr().err
+    assert "has no 'embedding' output" in err and "Traceback" not in err and "unexpected" not in err

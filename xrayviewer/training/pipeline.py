@@ -203,9 +203,13 @@ def refit_scope(dataset: Dataset, model: Path, *, cache_dir: Path | None = None,
     For a model exported before a scope check existed: the weights stay as they are (the model's own
     training command still reproduces everything, checks included); the card records this refit.
     """
-    from xrayviewer.inference.engine import Engine
+    from xrayviewer.inference.engine import Engine, ModelError
 
-    card = Engine(model, "cpu").card
+    engine = Engine(model, "cpu")
+    if not engine.has_embedding:
+        raise ModelError(f"{Path(model).name} has no 'embedding' output, which the scope checks read (it was "
+                         "exported before they existed): train it again with this version to get them")
+    card = engine.card
     xv, okv = exact_images(dataset.split("val"), card.input_size)
     _, val_emb = _run_onnx(model, xv[okv])
     card.ood, card.orientation = _fit_scope(dataset, card.input_size, model, xv[okv], val_emb, cache_dir)
