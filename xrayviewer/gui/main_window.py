@@ -792,12 +792,14 @@ class MainWindow(QMainWindow):
 
     # -- status ---------------------------------------------------------------------------------------------
 
-    def update_counts(self) -> None:
-        """The status bar's counts (a pass over every film: the scoring controller calls it after a merge)."""
+    def update_counts(self) -> dict[str, int]:
+        """The status bar's counts (a pass over every film: the scoring controller calls it after a merge);
+        returned, so a caller that needs them does not count 10,000 films again."""
         c = self.model.counts()
         self.counts_label.setText(f"{c['total']} films · {c['scored']} scored · {c['reviewed']} reviewed · "
                                   f"{c['errors']} unreadable")
         self._update_order_label()
+        return c
 
     def _log_reveal(self) -> None:
         item = self.current_item()

@@ -181,9 +181,11 @@ class ScoringController(QObject):
             self._show_timer.stop()
             QTimer.singleShot(0, lambda: self._on_finished(job))
             return
-        self._status_timer.stop()  # the counts are brought up to date below
+        self._status_timer.stop()  # the counts are brought up to date here, once
         w.session.run_finished(job.cancelled)
-        counts = w.model.counts()
+        self.worker = None
+        self._ui_idle()
+        counts = w.update_counts()
         if job.cancelled:
             w.rate_label.setText(f"Cancelled: {counts['scored'] + counts['errors']} of {counts['total']} "
                                  "films scored. Scoring ▸ Score remaining films to resume.")
@@ -192,9 +194,6 @@ class ScoringController(QObject):
             w.progress.setVisible(False)
         cancelled = job.cancelled
         QTimer.singleShot(0, lambda: self._log_summary(cancelled))  # its own turn of the event loop
-        self.worker = None
-        self._ui_idle()
-        w.update_counts()
         if w.session.should_show_top(w.list_view.currentIndex().isValid()) and w.proxy.rowCount():
             w.select_top()
 
