@@ -22,6 +22,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
@@ -50,21 +51,8 @@ def lower_this_thread(niceness: int) -> None:
 def call_lowered(fn: Callable[[], T], niceness: int) -> T:
     """``fn()`` on a short-lived thread of lowered priority, waiting for it: the threads a library starts in
     ``fn`` (onnxruntime's pool, made with its session) inherit the lower priority."""
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        lower_this_thread(niceness)
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # handed back to the caller's thread below
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, name="lowered-call")
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
+    with ThreadPoolExecutor(1, initializer=lower_this_thread, initargs=(niceness,)) as pool:
+        return pool.submit(fn).result()  # fn's exception is raised here
 
 
 def background_threads(at_most: int) -> int:
